@@ -1,0 +1,85 @@
+// Package store is Gatehouse's only adapter to SQL. It talks to CockroachDB
+// in production and to PostgreSQL in development and tests, through one pgx
+// pool; every statement it runs is valid on both. Multi-statement writes go
+// through inTx, built on cockroach-go's crdbpgx.ExecuteTx, and SQLSTATE codes
+// are mapped to Gatehouse errors in one place (errors.go).
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Options tune the pool.
+type Options struct {
+	// MaxConns caps the pool; 0 means pgx's default (4 per CPU, at least 4).
+	MaxConns int32
+	// Logger receives retry and migration messages.
+	Logger *slog.Logger
+	// Region is the region this process serves. Rows that belong to no user
+	// (a passwordless WebAuthn ceremony) are homed there.
+	Region string
+}
+
+// DB is the store: a pgx pool and what it knows about the server behind it.
+type DB struct {
+	pool      *pgxpool.Pool
+	cockroach bool
+	logger    *slog.Logger
+	region    string // Options.Region
+}
+
+// Open connects to url (postgresql://…), checks that the server answers and
+// finds out whether it is CockroachDB.
+func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store: parse database url: %w", redactURLError(err))
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: open pool: %w", err)
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	db := &DB{pool: pool, logger: logger, region: opts.Region}
+	var version string
+	if err := pool.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: connect: %w", mapError(err))
+	}
+	db.cockroach = strings.Contains(version, "CockroachDB")
+	return db, nil
+}
+
+// redactURLError keeps a password in the URL out of error messages: pgx's
+// parse errors can quote the connection string.
+func redactURLError(err error) error {
+	return fmt.Errorf("%s", strings.SplitN(err.Error(), "://", 2)[0]+" (connection string withheld)")
+}
+
+// Cockroach reports whether the server is CockroachDB.
+func (db *DB) Cockroach() bool { return db.cockroach }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", mapError(err))
+	}
+	return nil
+}
+
+// Close waits for queries in flight and closes every connection.
+func (db *DB) Close() { db.pool.Close() }
