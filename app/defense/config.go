@@ -1,0 +1,225 @@
+package defense
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/app/ratelimit"
+)
+
+// Config holds every limit and threshold of the login defense. Start from
+// DefaultConfig and change what differs.
+type Config struct {
+	// KeyPrefix starts every Redis key (default "gh:def:").
+	KeyPrefix string
+	// IPv4Prefix and IPv6Prefix size the subnet layer (default /24, /56).
+	IPv4Prefix, IPv6Prefix int
+
+	// Unknown are the address, subnet and global GCRA limits for attempts
+	// from devices that are not trusted; Trusted those for trusted devices.
+	// The two classes use separate buckets, so a flood from unknown devices
+	// never exhausts the budget of users on their usual device.
+	Unknown, Trusted Limits
+
+	// Account is the failure lane of unknown devices on one account and
+	// factor; TrustedAccount the lane of trusted devices (much higher
+	// bounds: NIST SP 800-63B allows ≤ 100 consecutive failures).
+	Account, TrustedAccount ratelimit.Policy
+	// StepUpAfter: once this many failures are counted on the unknown-device
+	// lane, a correct password still needs a second factor. 0: never.
+	StepUpAfter int
+
+	Challenge ChallengeConfig
+	Detection DetectionConfig
+	Risk      RiskConfig
+	// Elevated and Emergency say how the modes harden unknown devices.
+	Elevated, Emergency ModeProfile
+	Auto                AutoModeConfig
+	// ModeCacheTTL is how long a server trusts its copy of the shared mode
+	// (default 1 s).
+	ModeCacheTTL time.Duration
+
+	// ProbeInterval is how long the in-process fallback serves after a
+	// Redis failure before Redis is tried again (default 1 s).
+	ProbeInterval time.Duration
+	// FallbackMaxKeys bounds the in-process fallback (default 200,000).
+	FallbackMaxKeys int
+}
+
+// Limits are the GCRA limits of one device class.
+type Limits struct {
+	Address, Subnet, Global ratelimit.Limit
+}
+
+// ChallengeConfig tunes proof-of-work challenges.
+type ChallengeConfig struct {
+	// TTL is how long a challenge may be solved (default 2 min).
+	TTL time.Duration
+	// BaseDifficulty is the leading zero bits asked at the challenge score;
+	// one more bit per RiskPerBit points above it, up to MaxDifficulty.
+	BaseDifficulty, MaxDifficulty, RiskPerBit int
+	// Tolerance is how many bits below the current requirement a solution
+	// may be (risk moves between issue and solve).
+	Tolerance int
+}
+
+// DetectionConfig tunes stuffing and spray detection. Counts are of
+// failures within Window; a signal weighs fully at its threshold and up to
+// twice at twice it.
+type DetectionConfig struct {
+	Window time.Duration
+	// AddressAccounts, SubnetAccounts: distinct accounts that failed from
+	// one address / subnet.
+	AddressAccounts, SubnetAccounts int
+	// SprayAccounts: distinct accounts that failed with one password.
+	SprayAccounts int
+	// SubnetFailureRatio weighs a subnet's failure ratio once it has seen
+	// SubnetMinAttempts attempts.
+	SubnetFailureRatio float64
+	SubnetMinAttempts  int
+	// HistoryTTL is how long a successful login vouches for its address.
+	HistoryTTL time.Duration
+	// FingerprintBytes is the length the password fingerprint (an HMAC) is
+	// truncated to (default 8).
+	FingerprintBytes int
+}
+
+// RiskConfig weighs the signals into a score and sets the score's bounds.
+type RiskConfig struct {
+	UnknownDevice, NoHistory                int
+	AddressAccounts, SubnetAccounts, Spray  int
+	SubnetFailures, AccountFailures         int
+	ChallengeScore, StepUpScore, BlockScore int
+	// BlockFor is the Retry-After of a blocked attempt.
+	BlockFor time.Duration
+}
+
+// ModeProfile is how a defense mode hardens unknown devices.
+type ModeProfile struct {
+	// ThresholdDivisor divides the unknown-device lane's ChallengeAfter,
+	// StepUpAfter and LockAfter (at least 1 each).
+	ThresholdDivisor int
+	// LimitDivisor divides the unknown-device GCRA rates and bursts.
+	LimitDivisor int
+	// RiskBonus is added to every unknown device's score.
+	RiskBonus int
+	// DifficultyBonus adds leading zero bits to every challenge.
+	DifficultyBonus int
+}
+
+// AutoModeConfig raises the mode by itself when the region's failure ratio
+// (failures plus refused attempts over attempts plus refused ones, across
+// this and the previous Window) crosses a level, for at least Hold.
+type AutoModeConfig struct {
+	Enabled                       bool
+	Window, Hold                  time.Duration
+	MinAttempts                   int
+	ElevatedRatio, EmergencyRatio float64
+}
+
+// DefaultConfig returns the defaults: 5 failures in 10 min → challenge, 10
+// → second factor, 20 → a 5 min lock doubling up to 4 h; trusted devices
+// challenged after 50 and locked after 100.
+func DefaultConfig() Config {
+	acct := ratelimit.Policy{ChallengeAfter: 5, LockAfter: 20, Window: 10 * time.Minute,
+		LockBase: 5 * time.Minute, LockMax: 4 * time.Hour, LockMemory: 24 * time.Hour}
+	trusted := acct
+	trusted.ChallengeAfter, trusted.LockAfter = 50, 100
+	return Config{
+		KeyPrefix:  "gh:def:",
+		IPv4Prefix: 24, IPv6Prefix: 56,
+		Unknown: Limits{Address: ratelimit.PerMinute(30, 60), Subnet: ratelimit.PerMinute(300, 600),
+			Global: ratelimit.PerSecond(1000, 2000)},
+		Trusted: Limits{Address: ratelimit.PerMinute(60, 120), Subnet: ratelimit.PerMinute(600, 1200),
+			Global: ratelimit.PerSecond(2000, 4000)},
+		Account: acct, TrustedAccount: trusted, StepUpAfter: 10,
+		Challenge: ChallengeConfig{TTL: 2 * time.Minute, BaseDifficulty: 16, MaxDifficulty: 22, RiskPerBit: 20, Tolerance: 1},
+		Detection: DetectionConfig{Window: time.Hour, AddressAccounts: 10, SubnetAccounts: 50, SprayAccounts: 20,
+			SubnetFailureRatio: 0.8, SubnetMinAttempts: 20, HistoryTTL: 30 * 24 * time.Hour, FingerprintBytes: 8},
+		Risk: RiskConfig{UnknownDevice: 10, NoHistory: 10, AddressAccounts: 40, SubnetAccounts: 30, Spray: 60,
+			SubnetFailures: 20, AccountFailures: 10, ChallengeScore: 50, StepUpScore: 80, BlockScore: 150,
+			BlockFor: 15 * time.Minute},
+		Elevated:  ModeProfile{ThresholdDivisor: 2, LimitDivisor: 2, RiskBonus: 30, DifficultyBonus: 1},
+		Emergency: ModeProfile{ThresholdDivisor: 4, LimitDivisor: 4, RiskBonus: 60, DifficultyBonus: 2},
+		Auto: AutoModeConfig{Enabled: true, Window: time.Minute, Hold: 10 * time.Minute, MinAttempts: 100,
+			ElevatedRatio: 0.5, EmergencyRatio: 0.8},
+		ModeCacheTTL:    time.Second,
+		ProbeInterval:   time.Second,
+		FallbackMaxKeys: 200_000,
+	}
+}
+
+// Validate reports every unusable setting, naming each.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name string) { errs = append(errs, fmt.Errorf("defense: bad %s", name)) }
+	if c.KeyPrefix == "" {
+		bad("KeyPrefix")
+	}
+	if c.IPv4Prefix < 8 || c.IPv4Prefix > 32 {
+		bad("IPv4Prefix")
+	}
+	if c.IPv6Prefix < 16 || c.IPv6Prefix > 128 {
+		bad("IPv6Prefix")
+	}
+	for name, l := range map[string]ratelimit.Limit{"Unknown.Address": c.Unknown.Address, "Unknown.Subnet": c.Unknown.Subnet,
+		"Unknown.Global": c.Unknown.Global, "Trusted.Address": c.Trusted.Address, "Trusted.Subnet": c.Trusted.Subnet,
+		"Trusted.Global": c.Trusted.Global} {
+		if !l.Valid() {
+			bad(name)
+		}
+	}
+	if !c.Account.Valid() {
+		bad("Account")
+	}
+	if !c.TrustedAccount.Valid() {
+		bad("TrustedAccount")
+	}
+	if c.StepUpAfter < 0 {
+		bad("StepUpAfter")
+	}
+	ch := c.Challenge
+	if ch.TTL <= 0 || ch.BaseDifficulty < 1 || ch.MaxDifficulty < ch.BaseDifficulty || ch.MaxDifficulty > MaxDifficulty ||
+		ch.RiskPerBit < 1 || ch.Tolerance < 0 {
+		bad("Challenge")
+	}
+	d := c.Detection
+	if d.Window <= 0 || d.AddressAccounts < 1 || d.SubnetAccounts < 1 || d.SprayAccounts < 1 ||
+		d.SubnetFailureRatio <= 0 || d.SubnetMinAttempts < 1 || d.HistoryTTL <= 0 || d.FingerprintBytes < 4 || d.FingerprintBytes > 32 {
+		bad("Detection")
+	}
+	r := c.Risk
+	if r.ChallengeScore < 1 || r.StepUpScore < r.ChallengeScore || r.BlockScore < r.StepUpScore || r.BlockFor <= 0 {
+		bad("Risk")
+	}
+	for name, p := range map[string]ModeProfile{"Elevated": c.Elevated, "Emergency": c.Emergency} {
+		if p.ThresholdDivisor < 1 || p.LimitDivisor < 1 || p.RiskBonus < 0 || p.DifficultyBonus < 0 {
+			bad(name)
+		}
+	}
+	if a := c.Auto; a.Enabled && (a.Window <= 0 || a.Hold <= 0 || a.MinAttempts < 1 ||
+		a.ElevatedRatio <= 0 || a.EmergencyRatio < a.ElevatedRatio) {
+		bad("Auto")
+	}
+	if c.ModeCacheTTL <= 0 || c.ProbeInterval <= 0 || c.FallbackMaxKeys < 1 {
+		bad("ModeCacheTTL/ProbeInterval/FallbackMaxKeys")
+	}
+	return errors.Join(errs...)
+}
+
+// scaled divides a limit's rate and burst by div (at least 1 each).
+func scaled(l ratelimit.Limit, div int) ratelimit.Limit {
+	if div <= 1 {
+		return l
+	}
+	return ratelimit.Limit{Rate: max(1, l.Rate/div), Burst: max(1, l.Burst/div), Period: l.Period}
+}
+
+// divided divides a threshold, keeping 0 (off) as 0 and others ≥ 1.
+func divided(n, div int) int {
+	if n == 0 || div <= 1 {
+		return n
+	}
+	return max(1, n/div)
+}

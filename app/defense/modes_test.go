@@ -1,0 +1,162 @@
+package defense
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/app/ratelimit"
+	"github.com/gatehouse-id/gatehouse/regions/latency"
+)
+
+func TestModesAreSharedAndHarden(t *testing.T) {
+	rdb := testRedis(t, testRedisURL)
+	cfg := testConfig(t)
+	clock := &fakeClock{t: time.Now()}
+	g1 := newGuard(t, cfg, rdb, nil, clock.Now)
+	g2 := newGuard(t, cfg, rdb, nil, clock.Now)
+	ctx := context.Background()
+	if d := check(t, g2, Attempt{IP: ip4(40, 1, 1), AccountKey: "dave"}); d.Action != ActionAllow || d.Mode != ModeNormal {
+		t.Fatalf("normal: %+v", d)
+	}
+	if err := g1.SetMode(ctx, "panic"); err == nil {
+		t.Fatal("bad mode accepted")
+	}
+	if err := g1.SetMode(ctx, ModeEmergency); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * cfg.ModeCacheTTL)
+	d := check(t, g2, Attempt{IP: ip4(40, 1, 1), AccountKey: "dave"})
+	if d.Mode != ModeEmergency || d.Action != ActionChallenge || d.Challenge.Difficulty < cfg.Challenge.BaseDifficulty+cfg.Emergency.DifficultyBonus {
+		t.Fatalf("emergency, unknown device: %+v", d)
+	}
+	if d := check(t, g2, Attempt{IP: ip4(40, 1, 1), AccountKey: "dave", DeviceTrusted: true}); d.Action != ActionAllow {
+		t.Fatalf("emergency, trusted device: %+v", d)
+	}
+	st, err := g2.Mode(ctx)
+	if err != nil || st.Operator != ModeEmergency || st.Effective != ModeEmergency {
+		t.Fatalf("state %+v %v", st, err)
+	}
+	if err := g2.SetMode(ctx, ModeNormal); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := g2.Mode(ctx); st.Effective != ModeNormal {
+		t.Fatalf("back to normal: %+v", st)
+	}
+}
+
+func TestModeRisesWithTheFailureRatio(t *testing.T) {
+	rdb := testRedis(t, testRedisURL)
+	cfg := testConfig(t)
+	cfg.Auto.MinAttempts = 40
+	g := newGuard(t, cfg, rdb, nil, nil)
+	ctx := context.Background()
+	for i := range 40 {
+		a := Attempt{IP: ip4(50, i, 1), AccountKey: account(i)}
+		if err := g.Record(ctx, a, i%10 == 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := g.Mode(ctx)
+	if err != nil || st.Auto != ModeEmergency || st.Effective != ModeEmergency || st.Operator != ModeNormal {
+		t.Fatalf("after 90%% failures: %+v %v", st, err)
+	}
+	ttl, _ := rdb.PTTL(ctx, cfg.KeyPrefix+"mode:auto").Result()
+	if ttl <= 0 || ttl > cfg.Auto.Hold {
+		t.Fatalf("auto mode hold %v", ttl)
+	}
+}
+
+// Redis cut mid-test: decisions keep coming from the process, limits still
+// apply; Redis restored: the shared limits resume.
+func TestRedisOutageFallsBackAndRecovers(t *testing.T) {
+	proxy, err := latency.Start("127.0.0.1:0", "127.0.0.1:6379", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	cfg := testConfig(t)
+	cfg.ProbeInterval = 50 * time.Millisecond
+	cfg.Unknown.Address = ratelimit.PerMinute(1, 6)
+	cfg.Account.ChallengeAfter, cfg.StepUpAfter, cfg.Account.LockAfter = 0, 0, 3
+	obs := &recorder{}
+	g := newGuard(t, cfg, testRedis(t, "redis://"+proxy.Addr()+"/12"), obs, nil)
+	other := newGuard(t, cfg, testRedis(t, testRedisURL), nil, nil) // another server, straight to Redis
+	ip := ip4(60, 1, 1)
+
+	for range 2 {
+		if d := check(t, g, Attempt{IP: ip}); d.Action != ActionAllow || !d.Shared {
+			t.Fatalf("before the cut: %+v", d)
+		}
+	}
+	proxy.Cut()
+	for i := range 6 {
+		if d := check(t, g, Attempt{IP: ip}); d.Action != ActionAllow || d.Shared {
+			t.Fatalf("cut, attempt %d: %+v", i, d)
+		}
+	}
+	if d := check(t, g, Attempt{IP: ip}); d.Action != ActionRateLimit || d.Layer != LayerAddress {
+		t.Fatalf("cut: the in-process address limit did not hold: %+v", d)
+	}
+	victim := Attempt{IP: ip4(60, 2, 1), AccountKey: "erin"}
+	for range 3 {
+		if d := attemptOnce(t, g, victim, false); !d.Proceed() {
+			t.Fatalf("cut: %+v", d)
+		}
+	}
+	if d := check(t, g, victim); d.Action != ActionLock || d.Shared {
+		t.Fatalf("cut: the in-process lock did not engage: %+v", d)
+	}
+	if got := obs.fallbacks(); len(got) != 1 || !got[0] {
+		t.Fatalf("fallback events %v", got)
+	}
+
+	proxy.Restore()
+	deadline := time.Now().Add(3 * time.Second)
+	var d Decision
+	for d = check(t, g, Attempt{IP: ip4(60, 3, 1)}); !d.Shared && time.Now().Before(deadline); d = check(t, g, Attempt{IP: ip4(60, 3, 1)}) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !d.Shared {
+		t.Fatalf("never resumed: %+v", d)
+	}
+	// Shared again: Redis had 2 of 6 used on the address; 4 remain, and
+	// another server sees the same bucket.
+	for i := range 4 {
+		gg := g
+		if i%2 == 1 {
+			gg = other
+		}
+		if d := check(t, gg, Attempt{IP: ip}); d.Action != ActionAllow || !d.Shared {
+			t.Fatalf("restored, attempt %d: %+v", i, d)
+		}
+	}
+	if d := check(t, other, Attempt{IP: ip}); d.Action != ActionRateLimit {
+		t.Fatalf("restored: shared address limit not enforced: %+v", d)
+	}
+	if got := obs.fallbacks(); len(got) != 2 || got[1] {
+		t.Fatalf("fallback events %v", got)
+	}
+}
+
+// While Redis is away a server keeps the region's last known mode.
+func TestModeSurvivesAnOutage(t *testing.T) {
+	proxy, err := latency.Start("127.0.0.1:0", "127.0.0.1:6379", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	cfg := testConfig(t)
+	clock := &fakeClock{t: time.Now()}
+	g := newGuard(t, cfg, testRedis(t, "redis://"+proxy.Addr()+"/12"), nil, clock.Now)
+	if err := g.SetMode(context.Background(), ModeEmergency); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Cut()
+	for range 3 {
+		clock.Advance(2 * cfg.ModeCacheTTL)
+		if d := check(t, g, Attempt{IP: ip4(41, 1, 1), DeviceTrusted: true}); d.Mode != ModeEmergency || d.Shared {
+			t.Fatalf("during the outage: %+v", d)
+		}
+	}
+}
