@@ -1,0 +1,100 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"net/netip"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse-id/gatehouse/app/defense"
+)
+
+// Guard is the login defense (app/defense): it runs before any hashing and
+// learns each result after it.
+type Guard interface {
+	Check(ctx context.Context, a defense.Attempt) (defense.Decision, error)
+	Record(ctx context.Context, a defense.Attempt, success bool) error
+	Release(ctx context.Context, a defense.Attempt) error
+}
+
+const deviceTokenPrefix = "ghd_"
+
+// guardCheck asks the defense layers whether the attempt may go on to the
+// hash; a refusal is an error in the contract's shape (429, 423, 403).
+func (s *Service) guardCheck(ctx context.Context, a defense.Attempt) (defense.Decision, error) {
+	if s.deps.Guard == nil {
+		return defense.Decision{Action: defense.ActionAllow}, nil
+	}
+	d, err := s.deps.Guard.Check(ctx, a)
+	if err != nil {
+		return d, err
+	}
+	if !d.Proceed() {
+		s.log.InfoContext(ctx, "login refused by the defense layers", "layer", d.Layer, "reason", d.Reason)
+		return d, d.Err()
+	}
+	return d, nil
+}
+
+// guardRecord tells the defense layers how an attempt ended. An attempt
+// whose credential was never checked (the hashing pool was full) is
+// released, not counted.
+func (s *Service) guardRecord(ctx context.Context, a defense.Attempt, ok bool, checkErr error) {
+	if s.deps.Guard == nil {
+		return
+	}
+	var err error
+	if checkErr != nil {
+		err = s.deps.Guard.Release(ctx, a)
+	} else {
+		err = s.deps.Guard.Record(ctx, a, ok)
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "defense layers could not record an attempt", "error", err)
+	}
+}
+
+func parseIP(s string) netip.Addr {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.IPv4Unspecified()
+	}
+	return a.Unmap()
+}
+
+// deviceTrusted checks a presented device token against the user's devices.
+func (s *Service) deviceTrusted(ctx context.Context, uid uuid.UUID, tok string) (bool, error) {
+	if !strings.HasPrefix(tok, deviceTokenPrefix) || len(tok) != len(deviceTokenPrefix)+43 {
+		return false, nil
+	}
+	return s.deps.Store.TrustedDevice(ctx, uid, sha256Sum([]byte(tok)), s.now())
+}
+
+// trustDevice registers the client's device after a complete login and
+// returns its token ("" when it could not be stored: the login stands).
+func (s *Service) trustDevice(ctx context.Context, u User, ip, ua string) string {
+	tok := deviceTokenPrefix + base64.RawURLEncoding.EncodeToString(s.randomBytes(32))
+	now := s.now()
+	d := Device{ID: s.newID(), UserID: u.ID, HomeRegion: u.HomeRegion, TokenHash: sha256Sum([]byte(tok)),
+		Name: truncate(ua, 200), IP: ip, CreatedAt: now, LastUsedAt: now}
+	if err := s.deps.Store.CreateDevice(ctx, d); err != nil {
+		s.log.WarnContext(ctx, "device not trusted", "user_id", u.ID, "error", err)
+		return ""
+	}
+	return tok
+}
+
+// Devices lists the caller's trusted devices.
+func (s *Service) Devices(ctx context.Context, p Principal) ([]Device, error) {
+	return s.deps.Store.ListDevices(ctx, p.UserID)
+}
+
+// ForgetDevice revokes one of the caller's trusted devices.
+func (s *Service) ForgetDevice(ctx context.Context, p Principal, id uuid.UUID) error {
+	if err := s.deps.Store.RevokeDevice(ctx, p.UserID, id, s.now()); err != nil {
+		return err
+	}
+	return nil
+}

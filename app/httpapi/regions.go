@@ -1,0 +1,188 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gatehouse-id/gatehouse/app/auth"
+	"github.com/gatehouse-id/gatehouse/app/errs"
+)
+
+// Forwarding is how the API reaches the other regions (regions/router, as
+// adapted in cmd). A request for a user homed elsewhere is forwarded once
+// to the home region; if that region does not answer, it is served here.
+type Forwarding interface {
+	// Inbound authenticates a request another region forwarded here; ok is
+	// false for an ordinary external request (including one that forges the
+	// forwarding header).
+	Inbound(r *http.Request, body []byte) (entryRegion, clientAddr string, ok bool)
+	// Forward sends the request to region and writes the region's answer.
+	// handled is false when the region could not be reached and the request
+	// must be served here; ambiguous reports that the region got the
+	// request and may be executing it still (it timed out after sending).
+	Forward(w http.ResponseWriter, r *http.Request, region, clientAddr string, body []byte) (handled, ambiguous bool, err error)
+}
+
+const (
+	headerEntryRegion = "Gatehouse-Entry-Region"
+	ctxClientAddr     = "gatehouse.client_addr"
+	ctxInbound        = "gatehouse.inbound"
+)
+
+// homeResolver finds the home region a request belongs to ("" = here).
+type homeResolver func(a *API, c echo.Context, body []byte) (string, error)
+
+// routed wraps a user-scoped handler: it reads the body once, accepts a
+// request forwarded by another region (serving it here, never forwarding it
+// again), and forwards a request for a user homed elsewhere.
+func (a *API) routed(resolve homeResolver, next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			return jsonError(err)
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		if a.Forwarding == nil {
+			return next(c)
+		}
+		if entry, client, ok := a.Forwarding.Inbound(req, body); ok {
+			c.Set(ctxInbound, true)
+			c.Set(ctxClientAddr, client)
+			c.Response().Header().Set(headerEntryRegion, entry)
+			return next(c)
+		}
+		home, err := resolve(a, c, body)
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		if err != nil || home == "" || home == a.Region {
+			return next(c)
+		}
+		handled, ambiguous, ferr := a.Forwarding.Forward(c.Response(), req, home, c.RealIP(), body)
+		if handled {
+			return nil
+		}
+		if ambiguous && req.URL.Path == "/oauth2/token" {
+			// The home region may be rotating the token right now; serving
+			// it here too would look like reuse and end the session.
+			return &errs.Error{Kind: errs.KindUnavailable, Code: "home_region_unavailable",
+				Message: "the account's home region did not answer; retry", RetryAfter: 1e9, Err: ferr}
+		}
+		if ferr != nil {
+			a.Logger.WarnContext(req.Context(), "home region unreachable: serving here", "home_region", home, "error", ferr)
+		}
+		return next(c)
+	}
+}
+
+// clientAddr is the client's address: the one the entry region vouched
+// for on a forwarded request, else the request's own.
+func clientAddr(c echo.Context) string {
+	if a, ok := c.Get(ctxClientAddr).(string); ok && a != "" {
+		return a
+	}
+	return c.RealIP()
+}
+
+// homeFromResidency picks a new user's home region from the residency
+// rules: the country hint header, believed only from a trusted proxy (a
+// CDN or load balancer sets it), mapped to a region.
+func homeFromResidency(a *API, c echo.Context, _ []byte) (string, error) {
+	if len(a.Residency) == 0 || a.TrustedPeer == nil || !a.TrustedPeer(c.Request()) {
+		return "", nil
+	}
+	country := strings.ToUpper(strings.TrimSpace(c.Request().Header.Get(a.CountryHeader)))
+	return a.Residency[country], nil
+}
+
+// TrustedPeer reports whether a request's TCP peer is one of the trusted
+// proxies.
+func TrustedPeer(trusted []netip.Prefix) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		peer := peerAddr(r.RemoteAddr)
+		for _, p := range trusted {
+			if peer.IsValid() && p.Contains(peer) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// homeFromEmail routes by the email in a JSON body (login, reset).
+func homeFromEmail(a *API, c echo.Context, body []byte) (string, error) {
+	var v struct {
+		Email string `json:"email"`
+	}
+	if json.Unmarshal(body, &v) != nil || v.Email == "" {
+		return "", nil
+	}
+	region, _, err := a.Auth.HomeRegionOf(c.Request().Context(), v.Email)
+	return region, err
+}
+
+// homeFromResetToken routes by the region prefix of a reset token.
+func homeFromResetToken(_ *API, _ echo.Context, body []byte) (string, error) {
+	var v struct {
+		Token string `json:"token"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return "", nil
+	}
+	region, _ := auth.ParseResetToken(v.Token)
+	return region, nil
+}
+
+// homeFromFormToken routes an OAuth request by its token: the region
+// prefix of a refresh token, the home_region claim of an access token.
+func homeFromFormToken(_ *API, _ echo.Context, body []byte) (string, error) {
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return "", nil
+	}
+	tok := form.Get("refresh_token")
+	if tok == "" {
+		tok = form.Get("token")
+	}
+	if region, err := auth.ParseRefreshToken(tok); err == nil {
+		return region, nil
+	}
+	return unverifiedHomeRegion(tok), nil
+}
+
+// homeFromBearer routes by the access token's home_region claim.
+func homeFromBearer(_ *API, c echo.Context, _ []byte) (string, error) {
+	tok, ok := bearerToken(c.Request())
+	if !ok {
+		return "", nil
+	}
+	return unverifiedHomeRegion(tok), nil
+}
+
+// unverifiedHomeRegion reads the home_region claim of a JWT without
+// checking it. It only picks where to send the request: the home region
+// verifies the token, and a forged claim can only name a known region.
+func unverifiedHomeRegion(jwt string) string {
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 || len(parts[1]) > 4096 {
+		return ""
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var claims struct {
+		HomeRegion string `json:"home_region"`
+	}
+	if json.Unmarshal(raw, &claims) != nil {
+		return ""
+	}
+	return claims.HomeRegion
+}
