@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,7 +43,15 @@ type benchConfig struct {
 	serverLogLevel     string
 	explicitWindowFlag bool
 	crossRegionDelay   time.Duration
+	phases             string
+	phaseSet           map[string]bool
 }
+
+// allPhases are the bench's phases in the order they run.
+var allPhases = []string{"capacity", "cross-region", "import", "stuffing"}
+
+// runs reports whether phase was asked for.
+func (c benchConfig) runs(phase string) bool { return c.phaseSet[phase] }
 
 func main() {
 	quick := flag.Bool("quick", false, "tiny durations and counts, for a smoke run while others use the machine")
@@ -62,6 +71,7 @@ func main() {
 	maxOps := flag.Int64("max-ops", 20_000_000, "most operations started per figure (each figure also stops at its time)")
 	serverLog := flag.String("server-log-level", "warn", "GATEHOUSE_LOG_LEVEL of the server")
 	crossDelay := flag.Duration("cross-region-delay", 70*time.Millisecond, "one-way delay injected between regions for the cross-region figure")
+	phases := flag.String("phases", strings.Join(allPhases, ","), "comma-separated phases to measure: "+strings.Join(allPhases, ", "))
 	flag.Parse()
 
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
@@ -73,6 +83,7 @@ func main() {
 		window: *duration, cores: runtime.GOMAXPROCS(0), loginClients: *loginClients, clients: *clients,
 		users: *users, sessions: *sessions, timingPairs: *timingPairs, maxOpsPerFigure: *maxOps,
 		quick: *quick, serverLogLevel: *serverLog, explicitWindowFlag: explicitDuration, crossRegionDelay: *crossDelay,
+		phases: *phases,
 	}, *memoryKiB, *iterations, *parallelism)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -103,6 +114,14 @@ func newBenchConfig(c benchConfig, memoryKiB, iterations, parallelism uint) (ben
 	auto(&c.sessions, 64, 8)
 	auto(&c.timingPairs, 200, 6)
 	c.sessions = max(c.sessions, c.clients)
+	c.phaseSet = map[string]bool{}
+	for _, p := range strings.Split(c.phases, ",") {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(allPhases, p) {
+			return c, fmt.Errorf("-phases: unknown phase %q (want some of %s)", p, strings.Join(allPhases, ", "))
+		}
+		c.phaseSet[p] = true
+	}
 	if c.quick && !c.explicitWindowFlag {
 		c.window = time.Second
 	}
@@ -202,25 +221,33 @@ func run(ctx context.Context, cfg benchConfig, out io.Writer) (err error) {
 			err = errors.Join(err, serr)
 		}
 	}()
-	if err := measureAll(ctx, cfg, rep, client, server); err != nil {
-		return err
+	if cfg.runs("capacity") {
+		if err := measureAll(ctx, cfg, rep, client, server); err != nil {
+			return err
+		}
 	}
-	pairs := 20
-	if cfg.quick {
-		pairs = 3
+	if cfg.runs("cross-region") {
+		pairs := 20
+		if cfg.quick {
+			pairs = 3
+		}
+		if err := measureCrossRegion(ctx, cfg, rep, setup, cfg.crossRegionDelay, pairs); err != nil {
+			return err
+		}
 	}
-	if err := measureCrossRegion(ctx, cfg, rep, setup, cfg.crossRegionDelay, pairs); err != nil {
-		return err
+	if cfg.runs("import") {
+		importUsers, wraps := 200_000, 30*cfg.cores
+		if cfg.quick {
+			importUsers, wraps = 5_000, 2*cfg.cores
+		}
+		if err := measureImport(ctx, cfg, rep, setup, importUsers, wraps); err != nil {
+			return err
+		}
 	}
-	importUsers, wraps := 200_000, 30*cfg.cores
-	if cfg.quick {
-		importUsers, wraps = 5_000, 2*cfg.cores
-	}
-	if err := measureImport(ctx, cfg, rep, setup, importUsers, wraps); err != nil {
-		return err
-	}
-	if err := measureStuffing(ctx, cfg, rep, setup); err != nil {
-		return err
+	if cfg.runs("stuffing") {
+		if err := measureStuffing(ctx, cfg, rep, setup); err != nil {
+			return err
+		}
 	}
 	rep.comment("total %.1fs", time.Since(began).Seconds())
 	return rep.problem()
