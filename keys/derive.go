@@ -50,3 +50,23 @@ func (r *Ring) DefenseKey() []byte {
 	}
 	return k
 }
+
+// deviceKeyInfo separates the key that authenticates device tokens.
+const deviceKeyInfo = "gatehouse/device-tokens/v1"
+
+// DeviceKeys returns the keys that authenticate device tokens, one per
+// live pepper version, the current first: a server tells a device token it
+// minted from a forged one before any I/O. Tokens minted under an older
+// pepper keep verifying while that version is live.
+func (r *Ring) DeviceKeys() [][]byte {
+	set := r.Current()
+	out := make([][]byte, 0, len(set.Peppers))
+	for i := len(set.Peppers) - 1; i >= 0; i-- {
+		k, err := hkdf.Key(sha256.New, set.Peppers[i].Key, nil, deviceKeyInfo, 32)
+		if err != nil {
+			panic("keys: HKDF of 32 bytes cannot fail: " + err.Error())
+		}
+		out = append(out, k)
+	}
+	return out
+}

@@ -2,6 +2,8 @@ package keys
 
 import (
 	"bytes"
+	"context"
+	"log/slog"
 	"testing"
 )
 
@@ -14,5 +16,29 @@ func TestSeedKeysFollowThePepper(t *testing.T) {
 	}
 	if !bytes.Equal(k1, deriveSeedKey(p1)) {
 		t.Fatal("derivation must be deterministic")
+	}
+}
+
+func TestDeviceKeysOnePerLivePepperCurrentFirst(t *testing.T) {
+	c := newChain()
+	l := &fakeLoader{set: c.set(t, 1, 1)}
+	r, err := NewRing(context.Background(), l, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := r.DeviceKeys()
+	if len(before) != 1 || len(before[0]) != 32 || bytes.Equal(before[0], r.DefenseKey()) || bytes.Equal(before[0], r.Pepper().Key) {
+		t.Fatalf("one 32-byte key per pepper, distinct from the pepper and the defense key; got %d keys", len(before))
+	}
+	l.serve(c.set(t, 2, 1), nil)
+	if err := r.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	after := r.DeviceKeys()
+	if len(after) != 2 || bytes.Equal(after[0], after[1]) {
+		t.Fatalf("want two distinct keys after a pepper rotation, got %d", len(after))
+	}
+	if !bytes.Equal(after[1], before[0]) {
+		t.Fatal("the older pepper's key must stay (current first, then older)")
 	}
 }

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"encoding/base64"
 	"net/netip"
 	"strings"
 
@@ -18,8 +17,6 @@ type Guard interface {
 	Record(ctx context.Context, a defense.Attempt, success bool) error
 	Release(ctx context.Context, a defense.Attempt) error
 }
-
-const deviceTokenPrefix = "ghd_"
 
 // guardCheck asks the defense layers whether the attempt may go on to the
 // hash; a refusal is an error in the contract's shape (429, 423, 403).
@@ -75,7 +72,7 @@ func (s *Service) deviceTrusted(ctx context.Context, uid uuid.UUID, tok string) 
 // trustDevice registers the client's device after a complete login and
 // returns its token ("" when it could not be stored: the login stands).
 func (s *Service) trustDevice(ctx context.Context, u User, ip, ua string) string {
-	tok := deviceTokenPrefix + base64.RawURLEncoding.EncodeToString(s.randomBytes(32))
+	tok := s.mintDeviceToken(s.randomBytes(deviceRandomLen))
 	now := s.now()
 	d := Device{ID: s.newID(), UserID: u.ID, HomeRegion: u.HomeRegion, TokenHash: sha256Sum([]byte(tok)),
 		Name: truncate(ua, 200), IP: ip, CreatedAt: now, LastUsedAt: now}

@@ -180,11 +180,17 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 }
 
 func (s *Service) login(ctx context.Context, req LoginRequest) (LoginResult, error) {
-	// Under a flood, shed a login that cannot be from a trusted device
-	// before spending any database or Redis work on it: its hash would be
+	// Admission first: a login without an authentic device token waits
+	// for nothing. Its lane is bounded, and under a flood it is shed
+	// before any Redis, database or hashing work, since its hash would be
 	// refused anyway. The answer is the same whatever the email.
-	if req.DeviceToken == "" && s.deps.Pool != nil && s.deps.Pool.Busy() {
-		return LoginResult{}, errs.Wrap(errs.KindUnavailable, password.CodeOverloaded, "the server is busy, try again shortly", errors.New("auth: hashing queue full"))
+	leave, err := s.admitLogin(req.DeviceToken)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	defer leave()
+	if s.deps.Pool != nil && s.deps.Pool.Busy() && !s.deviceTokenAuthentic(req.DeviceToken) {
+		return LoginResult{}, errLoginsBusy()
 	}
 	secret := password.Normalise(req.Password)
 	invalid := LoginResult{Outcome: LoginInvalid}
@@ -195,7 +201,6 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (LoginResult, err
 	addr, key := accountKey(req.Email)
 	att := defense.Attempt{IP: parseIP(req.IP), AccountKey: key, Challenge: req.Challenge, PasswordFingerprintInput: secret}
 	var acct account
-	var err error
 	if req.DeviceToken != "" {
 		if acct, err = s.lookupAccount(ctx, addr); err != nil {
 			return LoginResult{}, err

@@ -84,6 +84,10 @@ type Config struct {
 	// recently revoked sessions are re-published to the cache from the
 	// database (default 10 s).
 	RevocationSync time.Duration
+	// MaxOpenLogins bounds the logins in flight that carry no authentic
+	// device token; MaxDeviceLogins those that do. A login beyond its
+	// lane's bound is answered 503 overloaded at once. 0: unbounded.
+	MaxOpenLogins, MaxDeviceLogins int
 }
 
 // Deps are the adapters the service calls.
@@ -105,6 +109,9 @@ type Deps struct {
 	Logger   *slog.Logger
 	Now      func() time.Time
 	Random   io.Reader
+	// DeviceKeys authenticate device tokens; nil mints them without a MAC
+	// and sorts every login into the open lane.
+	DeviceKeys DeviceKeys
 }
 
 // Service is the account and session service of one region.
@@ -118,6 +125,8 @@ type Service struct {
 	pending *pendingRevocations
 	// background work (reset mails) runs detached from the request.
 	background chan func(context.Context)
+	// openLogins and deviceLogins are the admission lanes (admission.go).
+	openLogins, deviceLogins lane
 }
 
 // New builds the service.
@@ -129,7 +138,8 @@ func New(cfg Config, deps Deps) *Service {
 		cfg.RevocationSync = 10 * time.Second
 	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, now: deps.Now, rand: deps.Random,
-		pending: newPendingRevocations(), background: make(chan func(context.Context), 1024)}
+		pending: newPendingRevocations(), background: make(chan func(context.Context), 1024),
+		openLogins: newLane(cfg.MaxOpenLogins), deviceLogins: newLane(cfg.MaxDeviceLogins)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

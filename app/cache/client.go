@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +62,11 @@ func NewClient(raw string) (redis.UniversalClient, error) {
 	o.WriteTimeout = 300 * time.Millisecond
 	o.PoolTimeout = 500 * time.Millisecond
 	o.MaxRetries = 1
+	// Logins hold a connection per Redis round trip, and the login
+	// admission lanes allow 32 logins per CPU in flight: a pool smaller
+	// than that makes trusted-device logins queue for a connection behind
+	// a flood (go-redis's default is 10 per CPU).
+	o.PoolSize = 40 * runtime.GOMAXPROCS(0)
 	o.DisableIdentity = true
 	if o.IsClusterMode {
 		return redis.NewClusterClient(o.Cluster()), nil

@@ -98,6 +98,12 @@ func newAuthService(cfg *Config, db *store.DB, rdb redis.UniversalClient, ring *
 		RefreshGrace:     cfg.Tokens.RefreshGrace,
 		EnumerationGuard: cfg.Tokens.EnumerationGuard,
 		RevocationSync:   cfg.Tokens.RevocationSync,
+		// Admission lanes: enough logins in flight to keep the hashing
+		// pool and its queue busy with room for cheap refusals, and no
+		// more; logins from trusted devices have a lane of their own, so a
+		// flood never queues in front of them (README, "Login defense").
+		MaxOpenLogins:   16 * workers,
+		MaxDeviceLogins: 16 * workers,
 	}, auth.Deps{
 		Store:  db,
 		Hasher: hasher,
@@ -114,6 +120,8 @@ func newAuthService(cfg *Config, db *store.DB, rdb redis.UniversalClient, ring *
 		Observer: m,
 		Logger:   logger,
 		Now:      now,
+		// Device tokens carry a MAC, so the device lane admits no forgery.
+		DeviceKeys: ring,
 	}), guard, nil
 }
 
