@@ -74,6 +74,17 @@ type Guard struct {
 
 	modeCache  atomic.Pointer[modeCache]
 	refreshing atomic.Bool
+	// globalClosed holds, per device class, the Unix nanoseconds until
+	// which Redis said the class's global bucket is empty (see Check).
+	globalClosed [2]atomic.Int64
+}
+
+// classIndex numbers the device classes for globalClosed.
+func classIndex(trusted bool) int {
+	if trusted {
+		return 1
+	}
+	return 0
 }
 
 // Option changes a Guard at construction.
@@ -177,7 +188,17 @@ func (g *Guard) Check(ctx context.Context, a Attempt) (Decision, error) {
 		return d, nil
 	}
 
-	// 1-3. GCRA limits.
+	// 1-3. GCRA limits. While Redis has said that the class's global
+	// bucket is empty, every attempt of the class would be refused at that
+	// layer: refuse it here, without three round trips. Under a flood this
+	// is most attempts, and it keeps refusing them nearly free.
+	if until := g.globalClosed[classIndex(at.trusted)].Load(); until > 0 {
+		if wait := time.Duration(until - g.now().UnixNano()); wait > 0 {
+			g.obs.Decision(LayerGlobal, OutcomeDeny)
+			d.Action, d.Layer, d.RetryAfter, d.Reason = ActionRateLimit, LayerGlobal, wait, string(LayerGlobal)+"_limit"
+			return done(d)
+		}
+	}
 	for _, l := range []struct {
 		layer Layer
 		key   string
@@ -193,6 +214,9 @@ func (g *Guard) Check(ctx context.Context, a Attempt) (Decision, error) {
 		}
 		d.Shared = d.Shared && res.Shared
 		if !res.Allowed {
+			if l.layer == LayerGlobal && res.RetryAfter > 0 {
+				g.globalClosed[classIndex(at.trusted)].Store(g.now().Add(res.RetryAfter).UnixNano())
+			}
 			g.obs.Decision(l.layer, OutcomeDeny)
 			g.log.DebugContext(ctx, "login rate limited", "layer", l.layer, "ip", at.ip, "retry_after", res.RetryAfter)
 			d.Action, d.Layer, d.RetryAfter, d.Reason = ActionRateLimit, l.layer, res.RetryAfter, string(l.layer)+"_limit"

@@ -135,6 +135,46 @@ func TestLayersTripAtTheirBounds(t *testing.T) {
 	})
 }
 
+// Once Redis has refused an attempt at the global layer, the Guard refuses
+// the class's attempts itself until the bucket refills: no Redis round trip
+// (the address layer is not even asked), other classes unaffected.
+func TestGlobalRefusalIsRememberedUntilTheBucketRefills(t *testing.T) {
+	rdb := testRedis(t, testRedisURL)
+	cfg := testConfig(t)
+	cfg.Unknown.Global = ratelimit.PerMinute(2, 2)
+	rec := &recorder{}
+	clock := &fakeClock{t: time.Now()}
+	g := newGuard(t, cfg, rdb, rec, clock.Now)
+	for i := range 2 {
+		if d := check(t, g, Attempt{IP: ip4(5, i, 1)}); d.Action != ActionAllow {
+			t.Fatalf("attempt %d: %+v", i, d)
+		}
+	}
+	d := check(t, g, Attempt{IP: ip4(5, 9, 1)})
+	if d.Action != ActionRateLimit || d.Layer != LayerGlobal || d.RetryAfter <= 0 {
+		t.Fatalf("3rd: %+v", d)
+	}
+	asked := rec.count(LayerAddress, OutcomeAllow)
+	if asked != 3 {
+		t.Fatalf("the address layer was asked %d times, want 3", asked)
+	}
+	later := check(t, g, Attempt{IP: ip4(5, 10, 1)})
+	if later.Action != ActionRateLimit || later.Layer != LayerGlobal || later.RetryAfter <= 0 || later.RetryAfter > d.RetryAfter {
+		t.Fatalf("4th: %+v (3rd's retry after %v)", later, d.RetryAfter)
+	}
+	if n := rec.count(LayerAddress, OutcomeAllow); n != asked {
+		t.Fatalf("the 4th attempt went to Redis (address layer asked %d times)", n)
+	}
+	if d := check(t, g, Attempt{IP: ip4(5, 10, 1), DeviceTrusted: true}); d.Action != ActionAllow {
+		t.Fatalf("a trusted device has its own bucket: %+v", d)
+	}
+	clock.Advance(d.RetryAfter + time.Millisecond)
+	check(t, g, Attempt{IP: ip4(5, 11, 1)})
+	if n := rec.count(LayerAddress, OutcomeAllow); n <= asked+1 {
+		t.Fatalf("past the retry time Redis must be asked again (address layer asked %d times)", n)
+	}
+}
+
 // ZITADEL CVE-2023-47111 / Keycloak #31726: 50 parallel wrong passwords
 // against one account must reach the hasher exactly LockAfter times.
 func TestParallelFailuresAreCountedExactly(t *testing.T) {
