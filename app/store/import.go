@@ -2,10 +2,12 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,9 +28,10 @@ const importAttempts = 5
 // predicted; the batch is read and written again.
 var errImportRaced = errors.New("store: import raced with a concurrent write")
 
-// ImportUsers upserts a batch of imported users in one transaction with a
-// fixed number of multi-row statements (two lookups, then at most four
-// writes), whatever the batch size.
+// ImportUsers upserts a batch of imported users with a fixed number of
+// multi-row statements, whatever the batch size: one read-only transaction
+// that looks the batch's users up (two lookups), then one transaction of at
+// most five writes.
 //
 // Each record is matched to an existing user by external_id, else by its
 // email hash in the directory; the records are applied in order, so a later
@@ -45,6 +48,16 @@ var errImportRaced = errors.New("store: import raced with a concurrent write")
 //     password never removes a credential.
 //
 // Email and home region of an existing user are never changed.
+//
+// The lookups run in a snapshot of their own, outside the writing
+// transaction, so that concurrent batches of one import do not hold
+// predicate locks over each other's index pages (PostgreSQL's SERIALIZABLE
+// would abort nearly every pair). Every write is therefore conditional on
+// what the lookups saw: a new email, user or credential is inserted only
+// if still absent, a changed user or credential is updated only if it
+// still holds the values read. When a concurrent writer (a sign-up, a
+// login, another batch) got in between, a write affects fewer rows than
+// planned and the whole batch is looked up and written again.
 func (db *DB) ImportUsers(ctx context.Context, region string, batch []importer.Record, now time.Time) (importer.Counts, error) {
 	if err := checkImportBatch(batch); err != nil {
 		return importer.Counts{}, fmt.Errorf("store: import users: %w", err)
@@ -52,15 +65,32 @@ func (db *DB) ImportUsers(ctx context.Context, region string, batch []importer.R
 	var counts importer.Counts
 	var err error
 	for attempt := 1; attempt <= importAttempts; attempt++ {
+		byExt, byEmail, lerr := db.lookupImportTargets(ctx, batch)
+		if lerr != nil {
+			err = mapError(lerr)
+			if !isRetryable(lerr) || attempt == importAttempts {
+				break
+			}
+			// CockroachDB may ask even a read-only transaction to retry.
+			if werr := sleepCtx(ctx, backoff(attempt)); werr != nil {
+				err = mapError(werr)
+				break
+			}
+			continue
+		}
+		var touched []*importTarget
+		counts, touched = foldImport(region, batch, byExt, byEmail)
 		err = db.inTx(ctx, func(tx pgx.Tx) error {
-			c, ierr := importBatch(ctx, tx, region, batch, now)
-			counts = c
-			return ierr
+			return writeImport(ctx, tx, touched, now)
 		})
 		if !errors.Is(err, errImportRaced) {
 			break
 		}
 		db.logger.DebugContext(ctx, "store: import raced with a concurrent write, retrying", "attempt", attempt)
+		if werr := sleepCtx(ctx, backoff(attempt)); werr != nil {
+			err = mapError(werr)
+			break
+		}
 	}
 	if err != nil {
 		return importer.Counts{}, fmt.Errorf("store: import users: %w", err)
@@ -79,14 +109,16 @@ type importTarget struct {
 	userDirty, credDone bool             // users row / credential to write
 	listed              bool             // in the batch's list of targets to write
 	rec                 *importer.Record // the record that created it
+	// As the lookup read them: the writes are conditional on them.
+	storedExt      string
+	storedVerified bool
+	storedCred     *auth.Credential
 }
 
-// importBatch runs inside the transaction: reads, folds, writes.
-func importBatch(ctx context.Context, tx pgx.Tx, region string, batch []importer.Record, now time.Time) (importer.Counts, error) {
-	byExt, byEmail, err := lookupImportTargets(ctx, tx, batch)
-	if err != nil {
-		return importer.Counts{}, err
-	}
+// foldImport applies the batch in order to the users the lookup found:
+// what to count, and the targets to write. It only reads and changes
+// targets, so a retry starts from a fresh lookup.
+func foldImport(region string, batch []importer.Record, byExt, byEmail map[string]*importTarget) (importer.Counts, []*importTarget) {
 	var c importer.Counts
 	var touched []*importTarget
 	for i := range batch {
@@ -133,10 +165,26 @@ func importBatch(ctx context.Context, tx pgx.Tx, region string, batch []importer
 		}
 		c.Updated++
 	}
-	if err := writeImport(ctx, tx, touched, now); err != nil {
-		return importer.Counts{}, err
+	// New users in email-hash order (changed ones in id order): two
+	// imports inserting some of the same emails at once take them in the
+	// same order, so one waits for the other instead of deadlocking.
+	slices.SortFunc(touched, func(a, b *importTarget) int {
+		if a.isNew != b.isNew {
+			return cmp.Compare(b2i(a.isNew), b2i(b.isNew))
+		}
+		if a.isNew {
+			return bytes.Compare(a.rec.EmailHash, b.rec.EmailHash)
+		}
+		return bytes.Compare(a.id[:], b.id[:])
+	})
+	return c, touched
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
-	return c, nil
+	return 0
 }
 
 func newImportTarget(r *importer.Record, region string) *importTarget {
@@ -178,8 +226,11 @@ func sameRecipe(a, b json.RawMessage) bool {
 }
 
 // lookupImportTargets reads the users the batch names, by external id and
-// by email hash, with their credentials.
-func lookupImportTargets(ctx context.Context, tx pgx.Tx, batch []importer.Record) (map[string]*importTarget, map[string]*importTarget, error) {
+// by email hash, with their credentials, in one read-only snapshot.
+// REPEATABLE READ, not SERIALIZABLE: on PostgreSQL a read-only snapshot
+// takes no predicate locks, which concurrent batches would conflict on (on
+// CockroachDB it is SERIALIZABLE or snapshot isolation, both fine here).
+func (db *DB) lookupImportTargets(ctx context.Context, batch []importer.Record) (map[string]*importTarget, map[string]*importTarget, error) {
 	exts := make([]string, 0, len(batch))
 	hashes := make([][]byte, 0, len(batch))
 	for i := range batch {
@@ -188,6 +239,11 @@ func lookupImportTargets(ctx context.Context, tx pgx.Tx, batch []importer.Record
 		}
 		hashes = append(hashes, batch[i].EmailHash)
 	}
+	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // read only: nothing to commit
 	byID := make(map[uuid.UUID]*importTarget, len(batch))
 	byExt := make(map[string]*importTarget, len(exts))
 	byEmail := make(map[string]*importTarget, len(batch))
@@ -248,6 +304,7 @@ func scanTargets(rows pgx.Rows, byID map[uuid.UUID]*importTarget, withDir bool, 
 			if kind != nil {
 				t.cred = &auth.Credential{UserID: *id, HomeRegion: *region, Kind: *kind, Hash: *hash, Recipe: recipe}
 			}
+			t.storedExt, t.storedVerified, t.storedCred = t.externalID, t.verified, t.cred
 			byID[*id] = t
 		}
 		put(t, emailHash)
@@ -255,19 +312,24 @@ func scanTargets(rows pgx.Rows, byID map[uuid.UUID]*importTarget, withDir bool, 
 	return rows.Err()
 }
 
-// writeImport writes what the fold decided: new directory entries, users
-// and credentials, and changed users and credentials, each kind in one
-// multi-row statement. A statement that affects fewer rows than decided
-// means a concurrent writer got in first: errImportRaced.
+// writeImport writes what the fold decided, each kind of write in one
+// multi-row statement: new directory entries and users; changed users;
+// credentials where the user had none; changed credentials. Each write is
+// conditional on the lookup's reading, so a statement that affects fewer
+// rows than decided means a concurrent writer got in first:
+// errImportRaced.
 func writeImport(ctx context.Context, tx pgx.Tx, touched []*importTarget, now time.Time) error {
 	var (
-		newIDs, updIDs, credIDs                       [][16]byte
-		newHashes                                     [][]byte
-		newRegions, newEmails, credRegions, credKinds []string
-		credHashes                                    []string
-		newExts, updExts, credRecipes                 []*string
-		newVerified, updVerified                      []bool
-		newCreated                                    []time.Time
+		newIDs, updIDs, insIDs, setIDs    [][16]byte
+		newHashes                         [][]byte
+		newRegions, newEmails, insRegions []string
+		insKinds, insHashes               []string
+		setKinds, setHashes               []string
+		setWasKinds, setWasHashes         []string
+		newExts, updExts, updWasExts      []*string
+		insRecipes, setRecipes            []*string
+		newVerified, updVerified, updWasV []bool
+		newCreated                        []time.Time
 	)
 	for _, t := range touched {
 		if t.isNew {
@@ -282,13 +344,24 @@ func writeImport(ctx context.Context, tx pgx.Tx, touched []*importTarget, now ti
 			updIDs = append(updIDs, t.id)
 			updVerified = append(updVerified, t.verified)
 			updExts = append(updExts, strOrNil(t.externalID))
+			updWasV = append(updWasV, t.storedVerified)
+			updWasExts = append(updWasExts, strOrNil(t.storedExt))
 		}
-		if t.credDone && t.cred != nil {
-			credIDs = append(credIDs, t.id)
-			credRegions = append(credRegions, t.homeRegion)
-			credKinds = append(credKinds, t.cred.Kind)
-			credHashes = append(credHashes, t.cred.Hash)
-			credRecipes = append(credRecipes, strOrNil(string(t.cred.Recipe)))
+		switch {
+		case !t.credDone || t.cred == nil:
+		case t.storedCred == nil:
+			insIDs = append(insIDs, t.id)
+			insRegions = append(insRegions, t.homeRegion)
+			insKinds = append(insKinds, t.cred.Kind)
+			insHashes = append(insHashes, t.cred.Hash)
+			insRecipes = append(insRecipes, strOrNil(string(t.cred.Recipe)))
+		default:
+			setIDs = append(setIDs, t.id)
+			setKinds = append(setKinds, t.cred.Kind)
+			setHashes = append(setHashes, t.cred.Hash)
+			setRecipes = append(setRecipes, strOrNil(string(t.cred.Recipe)))
+			setWasKinds = append(setWasKinds, t.storedCred.Kind)
+			setWasHashes = append(setWasHashes, t.storedCred.Hash)
 		}
 	}
 	// [16]byte, not uuid.UUID: pgx encodes it as binary UUID directly,
@@ -318,17 +391,22 @@ func writeImport(ctx context.Context, tx pgx.Tx, touched []*importTarget, now ti
 		ON CONFLICT DO NOTHING`, newIDs, newRegions, newEmails, newVerified, newExts, newCreated, now); err != nil {
 		return err
 	}
-	if err := exec(len(updIDs), `UPDATE users AS u SET email_verified = t.v, external_id = t.x, updated_at = $4
-		FROM unnest($1::UUID[], $2::BOOL[], $3::TEXT[]) AS t(id, v, x)
-		WHERE u.id = t.id`, updIDs, updVerified, updExts, now); err != nil {
+	if err := exec(len(updIDs), `UPDATE users AS u SET email_verified = t.v, external_id = t.x, updated_at = $6
+		FROM unnest($1::UUID[], $2::BOOL[], $3::TEXT[], $4::BOOL[], $5::TEXT[]) AS t(id, v, x, wv, wx)
+		WHERE u.id = t.id AND u.email_verified = t.wv AND u.external_id IS NOT DISTINCT FROM t.wx`,
+		updIDs, updVerified, updExts, updWasV, updWasExts, now); err != nil {
 		return err
 	}
-	return exec(len(credIDs), `INSERT INTO credentials (user_id, home_region, kind, hash, recipe, created_at, updated_at)
+	if err := exec(len(insIDs), `INSERT INTO credentials (user_id, home_region, kind, hash, recipe, created_at, updated_at)
 		SELECT t.id, t.r, t.k, t.h, t.j::JSONB, $6, $6
 		FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[]) AS t(id, r, k, h, j)
-		ON CONFLICT (user_id) DO UPDATE SET kind = excluded.kind, hash = excluded.hash, recipe = excluded.recipe,
-			updated_at = excluded.updated_at
-		WHERE credentials.kind <> 'argon2id'`, credIDs, credRegions, credKinds, credHashes, credRecipes, now)
+		ON CONFLICT (user_id) DO NOTHING`, insIDs, insRegions, insKinds, insHashes, insRecipes, now); err != nil {
+		return err
+	}
+	return exec(len(setIDs), `UPDATE credentials AS c SET kind = t.k, hash = t.h, recipe = t.j::JSONB, updated_at = $7
+		FROM unnest($1::UUID[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[]) AS t(id, k, h, j, wk, wh)
+		WHERE c.user_id = t.id AND c.kind = t.wk AND c.hash = t.wh AND c.kind <> 'argon2id'`,
+		setIDs, setKinds, setHashes, setRecipes, setWasKinds, setWasHashes, now)
 }
 
 // strOrNil is NULL for the empty string.
