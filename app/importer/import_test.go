@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -130,18 +131,22 @@ func TestImportTwentyThousandLinesTwice(t *testing.T) {
 }
 
 // cancelAfter cancels the import's context when the store is asked for its
-// n+1-th batch, i.e. after n committed batches: a crash half-way.
+// n+1-th batch, i.e. after n committed batches when batches are committed
+// one at a time: a crash half-way.
 type cancelAfter struct {
 	importer.Store
+	mu     sync.Mutex
 	n      int
 	cancel context.CancelFunc
 }
 
 func (c *cancelAfter) ImportUsers(ctx context.Context, region string, b []importer.Record, now time.Time) (importer.Counts, error) {
+	c.mu.Lock()
 	if c.n == 0 {
 		c.cancel()
 	}
 	c.n--
+	c.mu.Unlock()
 	return c.Store.ImportUsers(ctx, region, b, now)
 }
 
@@ -175,8 +180,10 @@ func TestImportResumesAfterCrash(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			crashing := importer.New(&cancelAfter{Store: db, n: 10, cancel: cancel}, nil, nil)
-			// Ten batches of 1,000: the crash comes half-way through.
-			first, err := crashing.Run(ctx, open(), importer.Options{Region: "us-east1", CheckpointPath: checkpoint, BatchSize: 1000})
+			// Ten batches of 1,000, one at a time: the crash comes half-way
+			// through, with nothing committed beyond the checkpoint
+			// (TestConcurrentImportResumesAfterCrash has batches in flight).
+			first, err := crashing.Run(ctx, open(), importer.Options{Region: "us-east1", CheckpointPath: checkpoint, BatchSize: 1000, Concurrency: 1})
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("the crashed run returned %v", err)
 			}

@@ -2,12 +2,10 @@ package importer
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,6 +28,17 @@ type Options struct {
 	// BatchSize is the number of records per transaction (DefaultBatchSize
 	// when <= 0).
 	BatchSize int
+	// Concurrency is how many batches are committed at once, each in its
+	// own transaction (DefaultConcurrency when <= 0, at most
+	// MaxConcurrency; 1 commits one after the other). Records are still
+	// applied in line order per email and per external_id: a batch that
+	// shares one with a batch in flight starts only once that one is
+	// committed. (Only two lines that reach one existing user through
+	// different keys, say by its external_id with a new email and by its
+	// old email without external_id, may be applied in either order when
+	// they fall in different batches; 1 keeps strict line order.) See
+	// Run for what a failure leaves behind.
+	Concurrency int
 	// CheckpointPath, when set, is rewritten after every committed batch
 	// with the last committed line; a later run over the same input skips
 	// the lines it covers. It is removed when the import completes.
@@ -99,6 +108,10 @@ type Importer struct {
 	log   *slog.Logger
 	now   func() time.Time
 	newID func() uuid.UUID
+	// onHold, when set (by tests), is told the first line of a batch held
+	// back because it shares a key with a batch in flight or is too far
+	// ahead of the report.
+	onHold func(firstLine int64)
 }
 
 // New returns an importer writing to store; clock nil means time.Now.
@@ -126,8 +139,13 @@ type batch struct {
 
 // Run imports the JSON lines of r. It returns the report so far together
 // with an error when reading, the store or ctx fails; the batches committed
-// by then stay committed (and are in the checkpoint), and running again
-// completes the import.
+// by then stay committed, and running again completes the import.
+//
+// The report, the rejections told to OnReject, Progress and the checkpoint
+// always cover the same lines: 1 to Report.Lines, every batch of them
+// committed. With Concurrency > 1, a batch after the one that failed may
+// have committed as well; it is in none of them, and running again applies
+// it again, which changes nothing (its users count as Unchanged).
 func (im *Importer) Run(ctx context.Context, r io.Reader, opts Options) (Report, error) {
 	start := im.now()
 	if opts.Region == "" {
@@ -139,6 +157,10 @@ func (im *Importer) Run(ctx context.Context, r io.Reader, opts Options) (Report,
 	if opts.MaxRejected == 0 {
 		opts.MaxRejected = DefaultMaxRejected
 	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	opts.Concurrency = min(opts.Concurrency, MaxConcurrency)
 	var cp checkpoint
 	if opts.CheckpointPath != "" {
 		var err error
@@ -156,7 +178,7 @@ func (im *Importer) Run(ctx context.Context, r io.Reader, opts Options) (Report,
 	prodCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	parser := &LineParser{Region: opts.Region, Regions: opts.Regions, Now: start, NewID: im.newID}
-	batches := make(chan batch, 1)
+	batches := make(chan batch, opts.Concurrency)
 	go produce(prodCtx, src, parser, opts.BatchSize, batches)
 
 	defer func() {
@@ -164,19 +186,13 @@ func (im *Importer) Run(ctx context.Context, r io.Reader, opts Options) (Report,
 			opts.Progress.Done()
 		}
 	}()
-	for b := range batches {
-		if b.err != nil {
-			rep.Duration = im.now().Sub(start)
-			return rep, fmt.Errorf("importer: read input after line %d: %w", rep.Lines, b.err)
+	if err := newPipeline(im, opts, &rep).run(ctx, batches); err != nil {
+		stop()
+		for range batches { // let the producer finish
 		}
-		if err := im.commit(ctx, opts, b, &rep); err != nil {
-			stop()
-			for range batches { // let the producer finish
-			}
-			rep.Duration = im.now().Sub(start)
-			im.log.WarnContext(ctx, "import stopped", "after_line", rep.Lines, "error", err)
-			return rep, err
-		}
+		rep.Duration = im.now().Sub(start)
+		im.log.WarnContext(ctx, "import stopped", "after_line", rep.Lines, "error", err)
+		return rep, err
 	}
 	if err := ctx.Err(); err != nil {
 		rep.Duration = im.now().Sub(start)
@@ -191,47 +207,6 @@ func (im *Importer) Run(ctx context.Context, r io.Reader, opts Options) (Report,
 	im.log.InfoContext(ctx, "import finished", "lines", rep.Lines, "imported", rep.Imported, "updated", rep.Updated,
 		"unchanged", rep.Unchanged, "rejected", rep.RejectedCount, "duration", rep.Duration)
 	return rep, nil
-}
-
-// commit stores one batch, reports its rejections and writes the checkpoint.
-func (im *Importer) commit(ctx context.Context, opts Options, b batch, rep *Report) error {
-	if len(b.records) > 0 {
-		c, err := im.importBatch(ctx, opts.Region, b.records)
-		if err != nil {
-			return fmt.Errorf("importer: lines %d-%d: %w", rep.Lines+1, b.end.line, err)
-		}
-		rep.Imported += int64(c.Imported)
-		rep.Updated += int64(c.Updated)
-		rep.Unchanged += int64(c.Unchanged)
-		if len(c.Rejected) > 0 {
-			b.rejected = append(b.rejected, c.Rejected...)
-			slices.SortFunc(b.rejected, func(x, y Rejection) int { return int(x.Line - y.Line) })
-		}
-	}
-	for _, rj := range b.rejected {
-		rep.RejectedCount++
-		if opts.MaxRejected > 0 && len(rep.Rejected) < opts.MaxRejected {
-			rep.Rejected = append(rep.Rejected, rj)
-		}
-		if opts.OnReject != nil {
-			opts.OnReject(rj)
-		}
-		im.log.DebugContext(ctx, "import line rejected", "line", rj.Line, "reason", rj.Error)
-	}
-	rep.Lines = b.end.line
-	if opts.CheckpointPath != "" {
-		cp := checkpoint{FirstLine: b.firstLine, Line: b.end.line, Offset: b.end.offset, LastStart: b.end.start, LastLine: hex.EncodeToString(b.end.sum[:])}
-		if err := writeCheckpoint(opts.CheckpointPath, cp); err != nil {
-			return err
-		}
-	}
-	if p := opts.Progress; p != nil {
-		if pb, ok := p.(interface{ AddBytes(int64) }); ok {
-			pb.AddBytes(b.bytes)
-		}
-		p.Add(int(b.lines))
-	}
-	return nil
 }
 
 // importBatch stores records; when the database refuses a value it splits

@@ -4,9 +4,10 @@
 //
 // The import reads JSON lines (contract section 5) in constant memory, parses
 // each line strictly, and hands batches of valid records to a Store that
-// upserts each batch in one transaction: users are matched by external_id,
-// else by the email directory, so importing a file twice changes nothing the
-// second time. Bad lines are reported with their line number and reason and
+// upserts each batch in one transaction, several batches at once
+// (Options.Concurrency) but never two that share an email or an
+// external_id: users are matched by external_id, else by the email
+// directory, so importing a file twice changes nothing the second time. Bad lines are reported with their line number and reason and
 // never stored. A checkpoint file makes a crashed import resume where the
 // last committed batch ended.
 package importer
@@ -62,6 +63,8 @@ type Counts struct {
 type Store interface {
 	// ImportUsers upserts batch in one transaction, applying the records
 	// in order (a later record for the same user sees the earlier one).
-	// Records without a HomeRegion are homed in region.
+	// Records without a HomeRegion are homed in region. The importer calls
+	// it concurrently, for batches that share no email hash and no
+	// external_id.
 	ImportUsers(ctx context.Context, region string, batch []Record, now time.Time) (Counts, error)
 }
