@@ -38,11 +38,13 @@ func isTerminal(w io.Writer) bool {
 func cmdUsersImport(ctx context.Context, args []string, getenv env, std stdio) error {
 	var checkpoint string
 	var noCheckpoint bool
-	var batch int
+	var batch, concurrency int
 	cfg, fs, err := commonFlags("users import", args, getenv, std, needDatabase, func(fs *flag.FlagSet) {
 		fs.StringVar(&checkpoint, "checkpoint", "", "where to record progress (default FILE.checkpoint; none for -)")
 		fs.BoolVar(&noCheckpoint, "no-checkpoint", false, "do not record progress")
 		fs.IntVar(&batch, "batch-size", importer.DefaultBatchSize, "users per transaction")
+		fs.IntVar(&concurrency, "concurrency", importer.DefaultConcurrency,
+			"transactions committing batches at once (1: one after the other; order per user is kept either way)")
 	})
 	if err != nil {
 		return err
@@ -52,6 +54,9 @@ func cmdUsersImport(ctx context.Context, args []string, getenv env, std stdio) e
 	}
 	if batch < 1 || batch > 50_000 {
 		return usagef("users import: --batch-size must be 1 to 50000")
+	}
+	if concurrency < 1 || concurrency > importer.MaxConcurrency {
+		return usagef("users import: --concurrency must be 1 to %d", importer.MaxConcurrency)
 	}
 	topo, err := loadTopology(cfg)
 	if err != nil {
@@ -78,13 +83,13 @@ func cmdUsersImport(ctx context.Context, args []string, getenv env, std stdio) e
 		checkpoint = ""
 	}
 	logger := newLogger(cfg, std.err)
-	db, err := store.Open(ctx, cfg.Database.URL, store.Options{Logger: logger, MaxConns: 4, Region: cfg.Region})
+	db, err := store.Open(ctx, cfg.Database.URL, store.Options{Logger: logger, MaxConns: int32(max(4, concurrency+1)), Region: cfg.Region})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	rep, err := importer.New(db, logger, timeNow).Run(ctx, in, importer.Options{
-		Region: cfg.Region, Regions: topo.Names(), CheckpointPath: checkpoint, BatchSize: batch,
+		Region: cfg.Region, Regions: topo.Names(), CheckpointPath: checkpoint, BatchSize: batch, Concurrency: concurrency,
 		OnReject: func(r importer.Rejection) { fmt.Fprintf(std.err, "line %d: %s\n", r.Line, r.Error) },
 		Progress: importer.NewProgress(std.err, size, isTerminal(std.err)),
 	})
