@@ -42,16 +42,29 @@ type Observer interface {
 // worker before any ordinary caller, so a flood of unknown clients filling
 // the ordinary queue in the first seconds of an attack, before the defense
 // layers have learnt it, cannot shed the users on their usual devices.
+//
+// While priority callers are about (one came within ReserveWindow), one
+// worker of two or more is kept for them: ordinary callers may run on at
+// most workers-1. A trusted-device login then never waits for a flood's
+// hash to finish, and the flood gets a core less. With no priority caller
+// about, ordinary callers have every worker.
 type Pool struct {
-	mu      sync.Mutex
-	workers int
-	running int
-	queue   int // most callers allowed to wait in each lane
-	high    []*waiter
-	low     []*waiter
-	maxWait time.Duration
-	obs     Observer
+	mu         sync.Mutex
+	workers    int
+	running    int
+	lowRunning int // of running, ordinary callers
+	queue      int // most callers allowed to wait in each lane
+	high       []*waiter
+	low        []*waiter
+	maxWait    time.Duration
+	obs        Observer
+	now        func() time.Time
+	lastHigh   time.Time // the last priority caller's arrival
 }
+
+// ReserveWindow is how long after a priority caller's arrival a worker
+// stays reserved for priority callers.
+const ReserveWindow = 10 * time.Second
 
 // waiter is a caller waiting for a worker; ready is closed when it is
 // granted one.
@@ -87,7 +100,7 @@ func NewPool(workers, queue int, maxWait time.Duration, obs Observer) *Pool {
 	if maxWait <= 0 {
 		maxWait = DefaultMaxWait
 	}
-	return &Pool{workers: workers, queue: queue, maxWait: maxWait, obs: obs}
+	return &Pool{workers: workers, queue: queue, maxWait: maxWait, obs: obs, now: time.Now}
 }
 
 // Capacity is the number of hashes the pool runs at once.
@@ -102,10 +115,11 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 	if err := ctx.Err(); err != nil {
 		return overloaded("request ended before hashing", err)
 	}
-	if err := p.acquire(ctx, hasPriority(ctx)); err != nil {
+	high := hasPriority(ctx)
+	if err := p.acquire(ctx, high); err != nil {
 		return err
 	}
-	defer p.release()
+	defer p.release(!high)
 	if p.obs != nil {
 		p.obs.HashStarted()
 		start := time.Now()
@@ -115,11 +129,25 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 	return nil
 }
 
+// lowCap is how many ordinary callers may run at once now (p.mu held).
+func (p *Pool) lowCap() int {
+	if p.workers >= 2 && !p.lastHigh.IsZero() && p.now().Sub(p.lastHigh) < ReserveWindow {
+		return p.workers - 1
+	}
+	return p.workers
+}
+
 // acquire takes a worker slot, waiting in the caller's lane if need be.
 func (p *Pool) acquire(ctx context.Context, high bool) error {
 	p.mu.Lock()
-	if p.running < p.workers && len(p.high) == 0 && (high || len(p.low) == 0) {
+	if high {
+		p.lastHigh = p.now()
+	}
+	if p.running < p.workers && len(p.high) == 0 && (high || (len(p.low) == 0 && p.lowRunning < p.lowCap())) {
 		p.running++
+		if !high {
+			p.lowRunning++
+		}
 		p.mu.Unlock()
 		return nil
 	}
@@ -151,7 +179,7 @@ func (p *Pool) acquire(ctx context.Context, high bool) error {
 	if w.granted {
 		// The slot was handed over as we gave up: pass it on.
 		p.mu.Unlock()
-		p.release()
+		p.release(!high)
 	} else {
 		*lane = removeWaiter(*lane, w)
 		p.mu.Unlock()
@@ -159,20 +187,29 @@ func (p *Pool) acquire(ctx context.Context, high bool) error {
 	return overloaded(why, cause)
 }
 
-// release gives the slot to the next waiter, priority lane first, or frees it.
-func (p *Pool) release() {
+// release gives the slot (an ordinary caller's when low) to the next
+// waiter, priority lane first, or frees it.
+func (p *Pool) release(low bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, lane := range []*[]*waiter{&p.high, &p.low} {
-		if len(*lane) > 0 {
-			w := (*lane)[0]
-			*lane = (*lane)[1:]
-			w.granted = true
-			close(w.ready)
-			return
-		}
+	if low {
+		p.lowRunning--
 	}
-	p.running--
+	grant := func(lane *[]*waiter) {
+		w := (*lane)[0]
+		*lane = (*lane)[1:]
+		w.granted = true
+		close(w.ready)
+	}
+	switch {
+	case len(p.high) > 0:
+		grant(&p.high)
+	case len(p.low) > 0 && p.lowRunning < p.lowCap():
+		p.lowRunning++
+		grant(&p.low)
+	default:
+		p.running--
+	}
 }
 
 // Busy reports whether the ordinary lane is full, so that a caller can shed
@@ -180,7 +217,7 @@ func (p *Pool) release() {
 func (p *Pool) Busy() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.running >= p.workers && len(p.low) >= p.queue
+	return (p.running >= p.workers || p.lowRunning >= p.lowCap()) && len(p.low) >= p.queue
 }
 
 // waitingCount is how many callers wait in both lanes (for tests).

@@ -267,3 +267,63 @@ func TestPoolBusy(t *testing.T) {
 		t.Fatal("busy after the queue drained")
 	}
 }
+
+// While trusted callers are about, one worker of two is theirs: ordinary
+// callers run one at a time and a trusted caller starts at once; once no
+// trusted caller came for ReserveWindow, ordinary callers have both again.
+func TestPoolReservesAWorkerForPriorityCallers(t *testing.T) {
+	pool := NewPool(2, 4, 5*time.Second, nil)
+	var mu sync.Mutex
+	now := time.Unix(1_700_000_000, 0)
+	pool.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	ctx := context.Background()
+
+	// hold starts a hash that runs until its channel is closed.
+	hold := func(c context.Context) (release chan struct{}, done chan error) {
+		release, done, started := make(chan struct{}), make(chan error, 1), make(chan struct{})
+		go func() { done <- pool.Do(c, func() { close(started); <-release }) }()
+		select {
+		case <-started:
+		case err := <-done:
+			t.Fatalf("hash did not start: %v", err)
+		}
+		return release, done
+	}
+	finish := func(release chan struct{}, done chan error) {
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// No trusted caller yet: two ordinary hashes run side by side.
+	r1, d1 := hold(ctx)
+	r2, d2 := hold(ctx)
+	finish(r1, d1)
+	finish(r2, d2)
+
+	// A trusted caller arrives: from now on one worker is kept for them.
+	rt, dt := hold(WithPriority(ctx))
+	finish(rt, dt)
+	r1, d1 = hold(ctx)
+	second := make(chan error, 1)
+	go func() { second <- pool.Do(ctx, func() {}) }()
+	waitFor(t, "the second ordinary caller waits though a worker is free", func() bool { return pool.waitingCount() == 1 })
+	rt, dt = hold(WithPriority(ctx)) // starts at once on the kept worker
+	finish(rt, dt)
+	if pool.waitingCount() != 1 {
+		t.Fatal("the ordinary caller took the kept worker")
+	}
+	finish(r1, d1) // the ordinary slot frees: the waiting one runs
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+
+	// No trusted caller for ReserveWindow: both workers are open again.
+	advance(ReserveWindow)
+	r1, d1 = hold(ctx)
+	r2, d2 = hold(ctx)
+	finish(r1, d1)
+	finish(r2, d2)
+}
