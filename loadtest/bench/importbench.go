@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse-id/gatehouse/app/importer"
 	"github.com/gatehouse-id/gatehouse/app/store/storetest"
 )
 
@@ -39,7 +40,8 @@ func measureImport(ctx context.Context, cfg benchConfig, rep *reporter, base ser
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
-	rep.comment("import: %d users (salted MD5 digests, JSON lines) in %.1fs through `gatehouse users import`", users, elapsed.Seconds())
+	rep.comment("import: %d users (salted MD5 digests, JSON lines) in %.1fs through `gatehouse users import` (default --concurrency %d, --batch-size %d)",
+		users, elapsed.Seconds(), importer.DefaultConcurrency, importer.DefaultBatchSize)
 	rep.figure("import_users_per_s", float64(users)/elapsed.Seconds(), "users/s")
 
 	small := filepath.Join(dir, "wrap.jsonl")
