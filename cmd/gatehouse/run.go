@@ -34,7 +34,7 @@ commands:
   migrate                      apply schema/ to the database (idempotent)
   keys init                    create the pepper and signing keys
   keys rotate signing|pepper   add a new version of a key
-  users import FILE|- [--checkpoint FILE]
+  users import FILE|- [--checkpoint FILE] [--concurrency N]
                                bulk import (JSON lines); resumable
   users protect-legacy         wrap every fast legacy hash in Argon2id
   hash calibrate [--target 250ms] [--max-memory 256MiB]
