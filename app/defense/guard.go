@@ -77,6 +77,12 @@ type Guard struct {
 	// globalClosed holds, per device class, the Unix nanoseconds until
 	// which Redis said the class's global bucket is empty (see Check).
 	globalClosed [2]atomic.Int64
+	// floodRefused counts unknown-device attempts refused at the global
+	// layer since the last mode refresh, which adds them to the region's
+	// refusals in its one round trip: a flood held off by the global limit
+	// is the clearest sign of an attack, and counting each refusal in
+	// Redis as it happens would cost a round trip per refusal.
+	floodRefused atomic.Int64
 }
 
 // classIndex numbers the device classes for globalClosed.
@@ -194,6 +200,7 @@ func (g *Guard) Check(ctx context.Context, a Attempt) (Decision, error) {
 	// is most attempts, and it keeps refusing them nearly free.
 	if until := g.globalClosed[classIndex(at.trusted)].Load(); until > 0 {
 		if wait := time.Duration(until - g.now().UnixNano()); wait > 0 {
+			g.noteFlood(at)
 			g.obs.Decision(LayerGlobal, OutcomeDeny)
 			d.Action, d.Layer, d.RetryAfter, d.Reason = ActionRateLimit, LayerGlobal, wait, string(LayerGlobal)+"_limit"
 			return done(d)
@@ -214,8 +221,11 @@ func (g *Guard) Check(ctx context.Context, a Attempt) (Decision, error) {
 		}
 		d.Shared = d.Shared && res.Shared
 		if !res.Allowed {
-			if l.layer == LayerGlobal && res.RetryAfter > 0 {
-				g.globalClosed[classIndex(at.trusted)].Store(g.now().Add(res.RetryAfter).UnixNano())
+			if l.layer == LayerGlobal {
+				g.noteFlood(at)
+				if res.RetryAfter > 0 {
+					g.globalClosed[classIndex(at.trusted)].Store(g.now().Add(res.RetryAfter).UnixNano())
+				}
 			}
 			g.obs.Decision(l.layer, OutcomeDeny)
 			g.log.DebugContext(ctx, "login rate limited", "layer", l.layer, "ip", at.ip, "retry_after", res.RetryAfter)
@@ -343,6 +353,14 @@ func (g *Guard) challenge(ctx context.Context, d Decision, at *attempt, accountK
 	d.Action, d.Layer, d.Challenge, d.Reason = ActionChallenge, layer, c, reason
 	d.Shared = d.Shared && g.store.Shared()
 	return d, nil
+}
+
+// noteFlood counts an unknown-device attempt refused at the global layer
+// for the next mode refresh.
+func (g *Guard) noteFlood(at *attempt) {
+	if g.cfg.Auto.Enabled && !at.trusted {
+		g.floodRefused.Add(1)
+	}
 }
 
 // noteRefused counts a refusal in the region's statistics for the

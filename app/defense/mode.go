@@ -107,12 +107,17 @@ func (g *Guard) refreshMode(ctx context.Context) (ModeState, error) {
 	now := g.now()
 	a := g.cfg.Auto
 	ops := []ratelimit.Op{ratelimit.Get(g.keys.mode()), ratelimit.Get(g.keys.autoMode())}
+	flood := g.floodRefused.Swap(0)
 	if a.Enabled {
 		ops = append(ops, ratelimit.HGet(g.keys.globalStats(now, a.Window), "a", "f", "c"),
 			ratelimit.HGet(g.keys.globalStats(now.Add(-a.Window), a.Window), "a", "f", "c"))
+		if flood > 0 { // after the reads: added to them below
+			ops = append(ops, ratelimit.HIncr(g.keys.globalStats(now, a.Window), "c", flood, 3*a.Window))
+		}
 	}
 	res, err := g.store.Exec(ctx, ops...)
 	if err != nil {
+		g.floodRefused.Add(flood) // counted at the next refresh instead
 		return ModeState{}, fmt.Errorf("defense: read mode: %w", err)
 	}
 	st := ModeState{Operator: ModeNormal, Auto: ModeNormal, FailureRatio: -1}
@@ -128,8 +133,8 @@ func (g *Guard) refreshMode(ctx context.Context) (ModeState, error) {
 		st.Auto = m
 	}
 	if a.Enabled {
-		var att, fail, refused int64
-		for _, r := range res[2:] {
+		att, fail, refused := int64(0), int64(0), flood
+		for _, r := range res[2:4] {
 			att, fail, refused = att+r.Ints[0], fail+r.Ints[1], refused+r.Ints[2]
 		}
 		if att+refused >= int64(a.MinAttempts) {

@@ -67,6 +67,51 @@ func TestModeRisesWithTheFailureRatio(t *testing.T) {
 	}
 }
 
+// A flood held off by the global limit raises the mode by itself, even
+// though none of its attempts reached the hasher: its refusals are counted
+// in-process and added to the region's statistics at the next refresh.
+func TestGlobalLimitFloodRaisesTheMode(t *testing.T) {
+	rdb := testRedis(t, testRedisURL)
+	cfg := testConfig(t)
+	cfg.Auto.MinAttempts = 40
+	cfg.Unknown.Global = ratelimit.PerMinute(5, 5)
+	clock := &fakeClock{t: time.Now()}
+	g := newGuard(t, cfg, rdb, nil, clock.Now)
+	ctx := context.Background()
+	// Legit successes first, as a region sees before an attack.
+	for i := range 20 {
+		if err := g.Record(ctx, Attempt{IP: ip4(60, i, 1), AccountKey: account(i), DeviceTrusted: true}, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, err := g.Mode(ctx); err != nil || st.Effective != ModeNormal {
+		t.Fatalf("before the flood: %+v %v", st, err)
+	}
+	refused := 0
+	for i := range 100 {
+		d, err := g.Check(ctx, Attempt{IP: ip4(61, i, 1), AccountKey: account(1000 + i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Action == ActionRateLimit && d.Layer == LayerGlobal {
+			refused++
+		}
+	}
+	if refused != 95 {
+		t.Fatalf("%d refused at the global layer, want 95", refused)
+	}
+	clock.Advance(cfg.ModeCacheTTL)
+	st, err := g.Mode(ctx)
+	if err != nil || st.Auto != ModeEmergency || st.FailureRatio < 0.8 {
+		t.Fatalf("after a flood of 95 global refusals against 20 successes: %+v %v", st, err)
+	}
+	// The refusals were added once: the next refresh sees the same ratio.
+	again, err := g.Mode(ctx)
+	if err != nil || again.FailureRatio != st.FailureRatio {
+		t.Fatalf("second refresh: %+v (first %+v) %v", again, st, err)
+	}
+}
+
 // Redis cut mid-test: decisions keep coming from the process, limits still
 // apply; Redis restored: the shared limits resume.
 func TestRedisOutageFallsBackAndRecovers(t *testing.T) {
