@@ -94,7 +94,7 @@ type Config struct {
 		// devices (default 30 a minute, burst twice that).
 		AddressPerMinute int
 		// GlobalPerSecond overrides the region's limit for unknown devices
-		// (default: twice the measured hashing capacity).
+		// (default: the measured hashing capacity, burst one second's worth).
 		GlobalPerSecond int
 	}
 	Residency struct {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Metric names read from GET /metrics.
@@ -141,6 +142,7 @@ func (r *stuffingResult) report(rep *reporter, plan stuffingPlan) {
 		len(r.baseline.outcomes), r.baseline.window.Seconds(), bOK, bSolved, roundDuration(r.baseline.p95()), r.baseline.dropped, failureNote(r.baseline.failures()))
 	rep.comment("stuffing: legit during attack %d logins in %.1fs, %d ok, %d challenges solved, p95 %s, %d dropped%s",
 		len(r.during.outcomes), r.during.window.Seconds(), dOK, dSolved, roundDuration(r.during.p95()), r.during.dropped, failureNote(r.during.failures()))
+	rep.comment("stuffing: legit p95 by when the login started in the attack: %s", r.during.p95BySlice(5*time.Second))
 	rep.comment("stuffing: %s over the attack +%s, less %d by legit logins = %s by the attack; answers implying a hash (200, 401): %d",
 		hashCountMetric, strconv.FormatFloat(r.hashDelta, 'f', -1, 64), dHashes, strconv.FormatFloat(r.attackHashes(), 'f', -1, 64), a.reached)
 	rep.comment("stuffing: %s over the attack: %s", loginAttemptsMetric, deltas(r.before, r.after, loginAttemptsMetric))
