@@ -84,11 +84,14 @@ func (g *Guard) SetMode(ctx context.Context, m Mode) error {
 // Mode reads the region's current mode afresh.
 func (g *Guard) Mode(ctx context.Context) (ModeState, error) { return g.refreshMode(ctx) }
 
-// mode is the effective mode, from a copy at most ModeCacheTTL old. One
-// caller refreshes it while the others use the old copy.
+// mode is the effective mode, from a copy at most ModeCacheTTL old, or
+// fresher once the global limit has refused MinAttempts attempts since the
+// last refresh: the first second of a flood is when the mode matters most.
+// One caller refreshes it while the others use the old copy.
 func (g *Guard) mode(ctx context.Context) (ModeState, error) {
 	c := g.modeCache.Load()
-	if c != nil && g.now().Sub(c.at) < g.cfg.ModeCacheTTL {
+	if c != nil && g.now().Sub(c.at) < g.cfg.ModeCacheTTL &&
+		(!g.cfg.Auto.Enabled || g.floodRefused.Load() < int64(g.cfg.Auto.MinAttempts)) {
 		return c.state, nil
 	}
 	if c != nil && !g.refreshing.CompareAndSwap(false, true) {

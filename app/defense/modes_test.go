@@ -100,6 +100,11 @@ func TestGlobalLimitFloodRaisesTheMode(t *testing.T) {
 	if refused != 95 {
 		t.Fatalf("%d refused at the global layer, want 95", refused)
 	}
+	// MinAttempts refusals since the last refresh make the next attempt
+	// refresh the mode at once, without waiting for ModeCacheTTL.
+	if d := check(t, g, Attempt{IP: ip4(62, 1, 1), AccountKey: account(2000)}); d.Mode != ModeEmergency {
+		t.Fatalf("within the mode cache's TTL the flood must already have raised the mode: %+v", d)
+	}
 	clock.Advance(cfg.ModeCacheTTL)
 	st, err := g.Mode(ctx)
 	if err != nil || st.Auto != ModeEmergency || st.FailureRatio < 0.8 {
