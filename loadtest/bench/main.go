@@ -72,7 +72,11 @@ func main() {
 	serverLog := flag.String("server-log-level", "warn", "GATEHOUSE_LOG_LEVEL of the server")
 	crossDelay := flag.Duration("cross-region-delay", 70*time.Millisecond, "one-way delay injected between regions for the cross-region figure")
 	phases := flag.String("phases", strings.Join(allPhases, ","), "comma-separated phases to measure: "+strings.Join(allPhases, ", "))
+	attacker := flag.Bool("stuffing-attacker", false, "internal: be the stuffing phase's attack process (job on stdin, report on stdout)")
 	flag.Parse()
+	if *attacker {
+		os.Exit(attackerMain())
+	}
 
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	explicitDuration := false
@@ -115,6 +119,9 @@ func newBenchConfig(c benchConfig, memoryKiB, iterations, parallelism uint) (ben
 	auto(&c.timingPairs, 200, 6)
 	c.sessions = max(c.sessions, c.clients)
 	c.phaseSet = map[string]bool{}
+	if c.phases == "" {
+		c.phases = strings.Join(allPhases, ",")
+	}
 	for _, p := range strings.Split(c.phases, ",") {
 		p = strings.TrimSpace(p)
 		if !slices.Contains(allPhases, p) {

@@ -32,7 +32,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse-id/gatehouse/app/cache"
-	"github.com/gatehouse-id/gatehouse/app/defense"
 )
 
 // stuffingFlags are the phase's command-line settings; they are registered
@@ -312,42 +311,30 @@ func runStuffing(ctx context.Context, plan stuffingPlan, cores int, control *api
 		return nil, err
 	}
 	slog.Info("stuffing: attack", "rate", plainNumber(plan.attackRate), "for", plan.attackFor, "attempts", plan.attempts, "addresses", len(addrs))
-	attackClient := newStuffingClient(control.base, plan.maxInflight)
-	defer attackClient.close()
 	solveEvery := 0
 	if plan.solveShare > 0 {
 		solveEvery = max(int(math.Round(1/plan.solveShare)), 1)
 	}
+	job := newAttackJob(control.base, plan, leaked, addrs, solveEvery, plan.attackFor+2*time.Minute)
 	var attackWG sync.WaitGroup
+	var attackErr error
 	attackWG.Add(1)
 	go func() {
 		defer attackWG.Done()
-		ran, dropped, took := arrivals(ctx, plan.attackRate, len(leaked), plan.maxInflight, func(i int) {
-			p := leaked[i]
-			xff := addrs[i%len(addrs)]
-			body := loginBody{Email: p.email, Password: p.password}
-			for round := 0; round < 3; round++ {
-				t0 := time.Now()
-				a, err := attackClient.post(ctx, "/v1/login", xff, body)
-				res.attack.record(a, err, time.Since(t0), p.valid, round == 0)
-				if err != nil || a.status != http.StatusForbidden || a.challenge == nil || solveEvery == 0 || i%solveEvery != 0 || round == 2 {
-					return
-				}
-				sol, serr := defense.SolveChallenge(ctx, a.challenge)
-				if serr != nil {
-					return
-				}
-				res.attack.mu.Lock()
-				res.attack.solved++
-				res.attack.mu.Unlock()
-				body.ChallengeSolution = &sol
-			}
-		})
-		res.attempts, res.dropped = ran, dropped
-		res.attackWindow = took
+		rep, err := runAttack(ctx, job)
+		if err != nil {
+			attackErr = err
+			return
+		}
+		res.attack = rep.tally()
+		res.attempts, res.dropped = rep.Ran, rep.Dropped
+		res.attackWindow = rep.Took
 	}()
 	res.during = runLegit(ctx, legitClient, users, &mu, plan.legitRate, plan.attackFor)
 	attackWG.Wait()
+	if attackErr != nil {
+		return nil, attackErr
+	}
 	if res.after, err = scrapeMetrics(ctx, control); err != nil {
 		return nil, err
 	}

@@ -114,6 +114,7 @@ func TestStuffingPhase(t *testing.T) {
 	if mode == "" {
 		t.Skip("set GATEHOUSE_BENCH_STUFFING=1 (or quick) to run the stuffing phase")
 	}
+	attackInProcess = true // this test binary is not the harness: no attack process
 	bin := os.Getenv("GATEHOUSE_BENCH_BIN")
 	if bin == "" {
 		bin = "bin/gatehouse"
