@@ -114,8 +114,9 @@ const lastSeenResolution = time.Minute
 // issueSuccessor inserts r.Next into the session's family, marking the
 // presented token used first when markUsed, and touches the session's
 // last_seen_at when it is stale. The writes go to the database as one
-// pipelined batch: the decision was made on the row read above, so they
-// need no answers in between.
+// pipelined batch with the commit behind them: the decision was made on the
+// row read above, so they need no answers in between. It must be the last
+// thing the transaction does.
 func issueSuccessor(ctx context.Context, tx pgx.Tx, r auth.Rotation, sess auth.Session, user auth.User, markUsed bool) (auth.RotationResult, error) {
 	b := &pgx.Batch{}
 	if markUsed {
@@ -126,7 +127,7 @@ func issueSuccessor(ctx context.Context, tx pgx.Tx, r auth.Rotation, sess auth.S
 		b.Queue(`UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2`, sess.ID, r.Now)
 		sess.LastSeenAt = r.Now
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	if err := commitWith(ctx, tx, b); err != nil {
 		return auth.RotationResult{}, err
 	}
 	return auth.RotationResult{Outcome: auth.RotationRotated, Session: sess, User: user}, nil

@@ -15,15 +15,16 @@ import (
 // transaction. The token is bound to the session: its session, user, home
 // region and client are the session's, whatever rt says.
 func (db *DB) CreateSession(ctx context.Context, s auth.Session, rt auth.RefreshToken) error {
+	// Both rows, BEGIN and COMMIT travel as one batch: one round trip.
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO sessions (id, user_id, home_region, client_id, amr, acr, auth_time,
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO sessions (id, user_id, home_region, client_id, amr, acr, auth_time,
 				created_at, last_seen_at, expires_at, ip, user_agent)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 			s.ID, s.UserID, s.HomeRegion, s.ClientID, joinAMR(s.AMR), s.ACR, s.AuthTime,
-			s.CreatedAt, orTime(s.LastSeenAt, s.CreatedAt), s.ExpiresAt, s.IP, s.UserAgent); err != nil {
-			return err
-		}
-		return insertRefreshToken(ctx, tx, s, rt)
+			s.CreatedAt, orTime(s.LastSeenAt, s.CreatedAt), s.ExpiresAt, s.IP, s.UserAgent)
+		b.Queue(insertRefreshSQL, refreshTokenArgs(s, rt)...)
+		return commitWith(ctx, tx, b)
 	})
 	if err != nil {
 		return fmt.Errorf("store: create session: %w", err)
@@ -31,13 +32,8 @@ func (db *DB) CreateSession(ctx context.Context, s auth.Session, rt auth.Refresh
 	return nil
 }
 
-// insertRefreshToken stores an unused token of session s. Its expiry is
-// capped at the session's: no token outlives its session.
-func insertRefreshToken(ctx context.Context, q querier, s auth.Session, rt auth.RefreshToken) error {
-	_, err := q.Exec(ctx, insertRefreshSQL, refreshTokenArgs(s, rt)...)
-	return err
-}
-
+// insertRefreshSQL stores an unused refresh token of a session, with
+// refreshTokenArgs.
 const insertRefreshSQL = `INSERT INTO refresh_tokens (token_hash, session_id, user_id, home_region, client_id,
 		created_at, expires_at)
 	VALUES ($1, $2, $3, $4, $5, $6, $7)`

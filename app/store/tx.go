@@ -10,8 +10,6 @@ import (
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
 	"github.com/cockroachdb/cockroach-go/v2/crdb/crdbpgxv5"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // maxTxAttempts bounds how often inTx starts a fresh transaction after a
@@ -31,13 +29,16 @@ var serializable = pgx.TxOptions{IsoLevel: pgx.Serializable}
 // SAVEPOINT cockroach_restart protocol, where RELEASE is the commit; it
 // ignores the error of the final COMMIT. On PostgreSQL that COMMIT is where
 // serializable conflicts are often reported, so inTx records it (through
-// recordingConn) and starts a fresh transaction instead of losing the write.
+// txConn) and starts a fresh transaction instead of losing the write.
 // On PostgreSQL a failed serializable transaction cannot recover inside a
 // savepoint either: it must start again from a fresh snapshot. So there the
 // transaction skips the SAVEPOINT cockroach_restart protocol (two round
 // trips of every transaction) and answers crdb's ROLLBACK TO SAVEPOINT with
 // errFreshTx, which ends the attempt; inTx then starts a new transaction.
 // On CockroachDB the protocol runs unchanged.
+//
+// fn's transaction (a pipeTx) sends BEGIN with fn's first statement, and fn
+// can send its last ones with the commit through commitWith.
 func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	txCtx := ctx
 	if !db.cockroach {
@@ -46,7 +47,7 @@ func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
 		var commitErr error
-		conn := recordingConn{pool: db.pool, commitErr: &commitErr, postgres: !db.cockroach}
+		conn := txConn{pool: db.pool, commitErr: &commitErr, postgres: !db.cockroach}
 		err = crdbpgx.ExecuteTx(txCtx, conn, serializable, fn)
 		if err == nil {
 			err = commitErr
@@ -82,61 +83,4 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// recordingConn hands crdbpgx transactions whose COMMIT error is kept.
-type recordingConn struct {
-	pool      *pgxpool.Pool
-	commitErr *error
-	postgres  bool
-}
-
-func (c recordingConn) Begin(ctx context.Context) (pgx.Tx, error) {
-	return c.BeginTx(ctx, pgx.TxOptions{})
-}
-
-func (c recordingConn) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
-	tx, err := c.pool.BeginTx(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	return &recordingTx{Tx: tx, commitErr: c.commitErr, postgres: c.postgres}, nil
-}
-
-type recordingTx struct {
-	pgx.Tx
-	commitErr *error
-	// postgres: skip CockroachDB's client-side retry protocol (see inTx).
-	postgres bool
-}
-
-// errFreshTx ends a PostgreSQL attempt that needs a new transaction.
-var errFreshTx = errors.New("store: serialization failure: retry in a fresh transaction")
-
-// The statements of CockroachDB's client-side retry protocol, as
-// crdb.ExecuteInTx sends them.
-const (
-	savepointSQL         = "SAVEPOINT cockroach_restart"
-	releaseSavepointSQL  = "RELEASE SAVEPOINT cockroach_restart"
-	rollbackSavepointSQL = "ROLLBACK TO SAVEPOINT cockroach_restart"
-)
-
-func (t *recordingTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	if t.postgres {
-		switch sql {
-		case savepointSQL, releaseSavepointSQL:
-			return pgconn.CommandTag{}, nil
-		case rollbackSavepointSQL:
-			return pgconn.CommandTag{}, errFreshTx
-		}
-	}
-	return t.Tx.Exec(ctx, sql, args...)
-}
-
-func (t *recordingTx) Commit(ctx context.Context) error {
-	err := t.Tx.Commit(ctx)
-	if err != nil && !errors.Is(err, pgx.ErrTxClosed) {
-		*t.commitErr = err
-	}
-	return err
 }
