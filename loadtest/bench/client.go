@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -180,4 +182,59 @@ func (c *apiClient) introspect(ctx context.Context, accessToken string) error {
 // ready reports whether GET /readyz answers 200.
 func (c *apiClient) ready(ctx context.Context) error {
 	return c.call(ctx, http.MethodGet, "/readyz", "", nil, "", http.StatusOK, nil)
+}
+
+// hashStats is the server's gatehouse_password_hash_seconds histogram:
+// how many Argon2id derivations it ran and their total time.
+type hashStats struct {
+	count float64
+	sum   time.Duration
+}
+
+// hashStats reads the server's hashing histogram from /metrics.
+func (c *apiClient) hashStats(ctx context.Context) (hashStats, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/metrics", nil)
+	if err != nil {
+		return hashStats{}, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return hashStats{}, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8*maxResponseBytes))
+	if err != nil {
+		return hashStats{}, err
+	}
+	var st hashStats
+	found := 0
+	for line := range strings.Lines(string(data)) {
+		name, value, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok {
+			continue
+		}
+		v, perr := strconv.ParseFloat(value, 64)
+		switch {
+		case perr != nil:
+		case name == "gatehouse_password_hash_seconds_count":
+			st.count, found = v, found+1
+		case name == "gatehouse_password_hash_seconds_sum":
+			st.sum, found = time.Duration(v*float64(time.Second)), found+1
+		}
+	}
+	if found != 2 {
+		return hashStats{}, fmt.Errorf("/metrics: no gatehouse_password_hash_seconds histogram (HTTP %d)", resp.StatusCode)
+	}
+	return st, nil
+}
+
+// mean is the mean derivation time since before, or 0 without any.
+func (s hashStats) meanSince(before hashStats) time.Duration {
+	n := s.count - before.count
+	if n <= 0 {
+		return 0
+	}
+	return time.Duration(float64(s.sum-before.sum) / n)
 }

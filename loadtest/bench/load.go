@@ -282,7 +282,9 @@ func runLoad(ctx context.Context, spec loadSpec) (loadResult, error) {
 // window/rounds (maxOps/rounds), in the order A B … B A A B …, so that a
 // drift in the machine's background load touches them alike; their ratio
 // is then fairer than one from two loads measured one after the other.
-// Each part has its own warm-up.
+// Each part has its own warm-up: the load's in the first round, at most
+// laterWarmup in the others (the service is warm by then; every client
+// still finishes one operation before the window opens).
 func runRounds(ctx context.Context, rounds int, specs ...loadSpec) ([]loadResult, error) {
 	results := make([]loadResult, len(specs))
 	for round := range rounds {
@@ -294,6 +296,9 @@ func runRounds(ctx context.Context, rounds int, specs ...loadSpec) ([]loadResult
 			part := specs[i]
 			part.window = max(specs[i].window/time.Duration(rounds), time.Millisecond)
 			part.maxOps = max(specs[i].maxOps/int64(rounds), 1)
+			if round > 0 {
+				part.warmup = min(part.warmup, laterWarmup)
+			}
 			res, err := runLoad(ctx, part)
 			if err != nil {
 				return nil, err
@@ -303,6 +308,9 @@ func runRounds(ctx context.Context, rounds int, specs ...loadSpec) ([]loadResult
 	}
 	return results, nil
 }
+
+// laterWarmup bounds the warm-up of a load's parts after its first.
+const laterWarmup = 500 * time.Millisecond
 
 // warmupFor is the warm-up that precedes a window: a tenth of it, between
 // 250 ms and 2 s.

@@ -50,8 +50,18 @@ type benchConfig struct {
 // allPhases are the bench's phases in the order they run.
 var allPhases = []string{"capacity", "cross-region", "import", "stuffing"}
 
-// runs reports whether phase was asked for.
-func (c benchConfig) runs(phase string) bool { return c.phaseSet[phase] }
+// capacityParts are the parts of the capacity phase, which -phases also
+// takes one by one: hashing (argon2_raw and login), verify, timing
+// (login_unknown_vs_known_ratio), and refresh (refresh and introspect).
+var capacityParts = []string{"hashing", "verify", "timing", "refresh"}
+
+// runs reports whether phase (or capacity part) was asked for.
+func (c benchConfig) runs(phase string) bool {
+	if phase == "capacity" {
+		return slices.ContainsFunc(capacityParts, func(p string) bool { return c.phaseSet[p] })
+	}
+	return c.phaseSet[phase]
+}
 
 func main() {
 	quick := flag.Bool("quick", false, "tiny durations and counts, for a smoke run while others use the machine")
@@ -71,7 +81,8 @@ func main() {
 	maxOps := flag.Int64("max-ops", 20_000_000, "most operations started per figure (each figure also stops at its time)")
 	serverLog := flag.String("server-log-level", "warn", "GATEHOUSE_LOG_LEVEL of the server")
 	crossDelay := flag.Duration("cross-region-delay", 70*time.Millisecond, "one-way delay injected between regions for the cross-region figure")
-	phases := flag.String("phases", strings.Join(allPhases, ","), "comma-separated phases to measure: "+strings.Join(allPhases, ", "))
+	phases := flag.String("phases", strings.Join(allPhases, ","), "comma-separated phases to measure: "+strings.Join(allPhases, ", ")+
+		" (or parts of capacity: "+strings.Join(capacityParts, ", ")+")")
 	attacker := flag.Bool("stuffing-attacker", false, "internal: be the stuffing phase's attack process (job on stdin, report on stdout)")
 	flag.Parse()
 	if *attacker {
@@ -124,10 +135,17 @@ func newBenchConfig(c benchConfig, memoryKiB, iterations, parallelism uint) (ben
 	}
 	for _, p := range strings.Split(c.phases, ",") {
 		p = strings.TrimSpace(p)
-		if !slices.Contains(allPhases, p) {
-			return c, fmt.Errorf("-phases: unknown phase %q (want some of %s)", p, strings.Join(allPhases, ", "))
+		switch {
+		case p == "capacity":
+			for _, part := range capacityParts {
+				c.phaseSet[part] = true
+			}
+		case slices.Contains(allPhases, p) || slices.Contains(capacityParts, p):
+			c.phaseSet[p] = true
+		default:
+			return c, fmt.Errorf("-phases: unknown phase %q (want some of %s, or of capacity's parts %s)",
+				p, strings.Join(allPhases, ", "), strings.Join(capacityParts, ", "))
 		}
-		c.phaseSet[p] = true
 	}
 	if c.quick && !c.explicitWindowFlag {
 		c.window = time.Second
@@ -260,50 +278,97 @@ func run(ctx context.Context, cfg benchConfig, out io.Writer) (err error) {
 	return rep.problem()
 }
 
-// rounds is how many parts each of two compared loads is measured in,
-// alternating A B B A, so that both see the same background load.
-const rounds = 2
+// roundsOf is how many parts each of the compared loads is measured in,
+// alternating A B B A A B …: one per part of at most part, at least two.
+// This machine's speed drifts by up to a quarter within a minute (Argon2id
+// alone went from 14.2 to 18.0 hashes/s in 40 s), so parts of a few seconds
+// see the same machine; parts of 15 s did not, and their ratio swung by
+// ±10 % from run to run.
+func roundsOf(window, part time.Duration) int { return max(2, int(window/part)) }
 
-// measureAll measures and prints every figure in turn. Figures compared
-// with each other are measured in alternating rounds: Argon2id alone (the
-// server idle) with HTTP logins, and the verifier with bare ECDSA.
+// measureAll measures and prints every figure of the capacity parts asked
+// for, in turn. Figures compared with each other are measured in
+// alternating rounds: Argon2id alone (the server idle) with HTTP logins,
+// and the verifier with bare ECDSA.
 func measureAll(ctx context.Context, cfg benchConfig, rep *reporter, client *apiClient, server *serverProcess) error {
 	runID := randomHex(4)
-	maxOps := cfg.maxOpsPerFigure
-
 	slog.Info("signing up users", "n", cfg.users)
 	users := newUserCredentials(runID, cfg.users)
 	if err := signUpAll(ctx, client, users, cfg.loginClients); err != nil {
 		return errors.Join(err, server.alive())
 	}
-	slog.Info("measuring argon2_raw_per_s and login_per_s")
 	sessions := newSessionPool(cfg.sessions)
+	if cfg.runs("hashing") {
+		if err := measureHashing(ctx, cfg, rep, client, users, sessions); err != nil {
+			return errors.Join(err, server.alive())
+		}
+	}
+	if cfg.runs("verify") {
+		if err := measureVerify(ctx, cfg, rep); err != nil {
+			return err
+		}
+	}
+	if cfg.runs("timing") {
+		slog.Info("measuring login_unknown_vs_known_ratio")
+		timing, err := measureEnumerationTiming(ctx, client, runID, users, 4*cfg.window, cfg.timingPairs) // medians need many pairs: 4 windows
+		if err != nil {
+			return errors.Join(err, server.alive())
+		}
+		rep.comment("rejected logins, 1 client, %d pairs: unknown email median %s, known email + wrong password median %s",
+			timing.samples, roundDuration(timing.unknownMedian), roundDuration(timing.knownMedian))
+		rep.figure("login_unknown_vs_known_ratio", timing.ratio(), "ratio")
+	}
+	if cfg.runs("refresh") {
+		if err := measureSessions(ctx, cfg, rep, client, users, sessions); err != nil {
+			return errors.Join(err, server.alive())
+		}
+	}
+	return server.alive()
+}
+
+// measureHashing prints argon2_raw_per_s, login_per_s and their ratio. The
+// sessions the logins open go to sessions, for the refresh figure.
+func measureHashing(ctx context.Context, cfg benchConfig, rep *reporter, client *apiClient, users []credentials, sessions *sessionPool) error {
+	slog.Info("measuring argon2_raw_per_s and login_per_s")
 	// A window holds only about 100 logins: three windows each keep the
 	// ratio's noise near ±5 % instead of ±10 %.
 	hashWindow := 3 * cfg.window
-	hashing, err := runRounds(ctx, rounds,
-		argon2RawLoad(cfg.argon2, cfg.cores, hashWindow, maxOps),
-		loginLoad(client, users, cfg.loginClients, hashWindow, maxOps, sessions))
+	before, err := client.hashStats(ctx)
 	if err != nil {
-		return errors.Join(err, server.alive())
+		return err
+	}
+	hashing, err := runRounds(ctx, roundsOf(hashWindow, 5*time.Second),
+		argon2RawLoad(cfg.argon2, cfg.cores, hashWindow, cfg.maxOpsPerFigure),
+		loginLoad(client, users, cfg.loginClients, hashWindow, cfg.maxOpsPerFigure, sessions))
+	if err != nil {
+		return err
+	}
+	after, err := client.hashStats(ctx)
+	if err != nil {
+		return err
 	}
 	raw, login := hashing[0], hashing[1]
 	rep.load("argon2_raw (argon2.IDKey, no service)", cfg.cores, raw)
 	rep.figure("argon2_raw_per_s", raw.perSecond(), "hashes/s")
 	rep.load("login (POST /v1/login, correct password)", cfg.loginClients, login)
-	rep.comment("login: %d answers 503 overloaded (the hashing queue was full)", login.failures["HTTP 503 overloaded"])
+	rep.comment("login: %d answers 503 overloaded (the hashing queue was full); the server's own mean Argon2id time %s (argon2_raw's %s)",
+		login.failures["HTTP 503 overloaded"], roundDuration(after.meanSince(before)), roundDuration(raw.meanLatency()))
 	rep.figure("login_per_s", login.perSecond(), "logins/s")
 	rep.figure("login_vs_argon2_ratio", login.perSecond()/raw.perSecond(), "ratio")
+	return nil
+}
 
+// measureVerify prints verify_per_s and verify_vs_crypto_ratio.
+func measureVerify(ctx context.Context, cfg benchConfig, rep *reporter) error {
 	slog.Info("measuring verify_per_s")
 	fixture, err := newVerifyFixture()
 	if err != nil {
 		return err
 	}
-	verifying, err := runRounds(ctx, rounds,
-		fixture.verifyLoad(cfg.cores, cfg.window, maxOps),
-		fixture.bareECDSALoad(cfg.cores, cfg.window, maxOps),
-		fixture.asn1ECDSALoad(cfg.cores, cfg.window, maxOps))
+	verifying, err := runRounds(ctx, roundsOf(cfg.window, time.Second),
+		fixture.verifyLoad(cfg.cores, cfg.window, cfg.maxOpsPerFigure),
+		fixture.bareECDSALoad(cfg.cores, cfg.window, cfg.maxOpsPerFigure),
+		fixture.asn1ECDSALoad(cfg.cores, cfg.window, cfg.maxOpsPerFigure))
 	if err != nil {
 		return err
 	}
@@ -314,25 +379,21 @@ func measureAll(ctx context.Context, cfg benchConfig, rep *reporter, client *api
 	rep.comment("verify / ecdsa.VerifyASN1 = %s (a reference only)", plainNumber(verify.perSecond()/asn1.perSecond()))
 	rep.figure("verify_per_s", verify.perSecond(), "verifications/s")
 	rep.figure("verify_vs_crypto_ratio", verify.perSecond()/bare.perSecond(), "ratio")
+	return nil
+}
 
-	slog.Info("measuring login_unknown_vs_known_ratio")
-	timing, err := measureEnumerationTiming(ctx, client, runID, users, 4*cfg.window, cfg.timingPairs) // medians need many pairs: 4 windows
-	if err != nil {
-		return errors.Join(err, server.alive())
-	}
-	rep.comment("rejected logins, 1 client, %d pairs: unknown email median %s, known email + wrong password median %s",
-		timing.samples, roundDuration(timing.unknownMedian), roundDuration(timing.knownMedian))
-	rep.figure("login_unknown_vs_known_ratio", timing.ratio(), "ratio")
-
+// measureSessions prints refresh_per_s and then introspect_per_s, with the
+// access tokens the refresh figure's last rotations issued.
+func measureSessions(ctx context.Context, cfg benchConfig, rep *reporter, client *apiClient, users []credentials, sessions *sessionPool) error {
 	slog.Info("logging in refresh sessions", "have", sessions.len(), "need", cfg.sessions)
 	if err := topUpSessions(ctx, client, users, cfg.loginClients, cfg.sessions, sessions); err != nil {
-		return errors.Join(err, server.alive())
+		return err
 	}
 	slog.Info("measuring refresh_per_s")
 	refreshClients := min(cfg.clients, cfg.sessions)
-	refresh, alive, err := measureRefresh(ctx, client, sessions.take(), refreshClients, cfg.window, maxOps)
+	refresh, alive, err := measureRefresh(ctx, client, sessions.take(), refreshClients, cfg.window, cfg.maxOpsPerFigure)
 	if err != nil {
-		return errors.Join(err, server.alive())
+		return err
 	}
 	rep.load(fmt.Sprintf("refresh (POST /oauth2/token, %d sessions)", cfg.sessions), refreshClients, refresh)
 	rep.figure("refresh_per_s", refresh.perSecond(), "rotations/s")
@@ -345,13 +406,13 @@ func measureAll(ctx context.Context, cfg benchConfig, rep *reporter, client *api
 	if len(accessTokens) == 0 {
 		return errors.New("introspect: no live session left after the refresh figure")
 	}
-	introspect, err := measureIntrospect(ctx, client, accessTokens, cfg.clients, cfg.window, maxOps)
+	introspect, err := measureIntrospect(ctx, client, accessTokens, cfg.clients, cfg.window, cfg.maxOpsPerFigure)
 	if err != nil {
-		return errors.Join(err, server.alive())
+		return err
 	}
 	rep.load(fmt.Sprintf("introspect (POST /oauth2/introspect, %d access tokens)", len(accessTokens)), cfg.clients, introspect)
 	rep.figure("introspect_per_s", introspect.perSecond(), "introspections/s")
-	return server.alive()
+	return nil
 }
 
 // isExecutable reports whether path is a regular file with an execute bit.
