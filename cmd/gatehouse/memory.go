@@ -6,8 +6,9 @@ import (
 	"strconv"
 )
 
-// defaultGCPercent is the GOGC that `gatehouse serve` runs with when the
-// environment sets none.
+// defaultGCPercent is the GOGC that `gatehouse serve` and `gatehouse users
+// protect-legacy` (the commands that run Argon2id one derivation per core)
+// run with when the environment sets none.
 //
 // Every Argon2id derivation allocates m KiB (64 MiB by default). With the
 // runtime's GOGC=100 the heap goal is twice the live heap, and the live heap
@@ -31,7 +32,7 @@ import (
 // heavier burst can take it: memoryLimit, unless GOMEMLIMIT is set.
 const defaultGCPercent = 400
 
-// memoryLimit is the soft limit of the Go heap that `gatehouse serve` sets
+// memoryLimit is the soft limit of the Go heap that those commands set
 // when the environment has no GOMEMLIMIT: room for four rounds of the
 // hashing pool's derivations (workers × m each) and 256 MiB for the rest.
 // Below it the collector paces itself by GOGC alone.

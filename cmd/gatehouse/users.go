@@ -122,6 +122,7 @@ func cmdProtectLegacy(ctx context.Context, args []string, getenv env, std stdio)
 		return err
 	}
 	workers := runtime.GOMAXPROCS(0)
+	tuneMemory(getenv, workers, params.MemoryKiB, logger)
 	hasher, err := password.NewHasher(params, ring, password.NewPool(workers, 4*workers, password.DefaultMaxWait, nil))
 	if err != nil {
 		return err
