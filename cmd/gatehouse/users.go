@@ -122,7 +122,6 @@ func cmdProtectLegacy(ctx context.Context, args []string, getenv env, std stdio)
 		return err
 	}
 	workers := runtime.GOMAXPROCS(0)
-	tuneMemory(getenv, workers, params.MemoryKiB, logger)
 	hasher, err := password.NewHasher(params, ring, password.NewPool(workers, 4*workers, password.DefaultMaxWait, nil))
 	if err != nil {
 		return err
@@ -132,12 +131,14 @@ func cmdProtectLegacy(ctx context.Context, args []string, getenv env, std stdio)
 		return err
 	}
 	defer db.Close()
+	start := timeNow()
 	rep, err := importer.NewProtector(db, hasher, logger, timeNow).Run(ctx, importer.ProtectOptions{
 		Workers:  workers,
 		Progress: importer.NewProgressLabel(std.err, -1, isTerminal(std.err), "examined", "credentials"),
 	})
-	fmt.Fprintf(std.out, "protect-legacy: %d examined, %d wrapped, %d already slow (left as they are), %d changed meanwhile, %d unreadable\n",
-		rep.Examined, rep.Wrapped, rep.Slow, rep.Changed, rep.Unreadable)
+	took := timeNow().Sub(start)
+	fmt.Fprintf(std.out, "protect-legacy: %d examined, %d wrapped, %d already slow (left as they are), %d changed meanwhile, %d unreadable; %.2fs, %.1f wrapped/s\n",
+		rep.Examined, rep.Wrapped, rep.Slow, rep.Changed, rep.Unreadable, took.Seconds(), float64(rep.Wrapped)/max(took.Seconds(), 1e-9))
 	return err
 }
 

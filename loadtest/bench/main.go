@@ -261,7 +261,7 @@ func run(ctx context.Context, cfg benchConfig, out io.Writer) (err error) {
 		}
 	}
 	if cfg.runs("import") {
-		importUsers, wraps := 200_000, 30*cfg.cores
+		importUsers, wraps := 200_000, 100*cfg.cores
 		if cfg.quick {
 			importUsers, wraps = 5_000, 2*cfg.cores
 		}
