@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"runtime"
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/app/cache"
@@ -34,7 +33,6 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 	}
 	logger := newLogger(cfg, std.err).With("region", cfg.Region)
 	logger.Info("configuration", cfg.masked()...)
-	tuneMemory(getenv, runtime.GOMAXPROCS(0), cfg.Argon2.MemoryKiB, logger)
 
 	db, err := store.Open(ctx, cfg.Database.URL, store.Options{Logger: logger, MaxConns: int32(cfg.Database.MaxConns), Region: cfg.Region})
 	if err != nil {
