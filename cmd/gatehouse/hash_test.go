@@ -34,9 +34,12 @@ func FuzzParseKiB(f *testing.F) {
 	})
 }
 
+// The target is generous: the test checks what calibrate prints, not this
+// machine's speed (under -race on a busy 2-core VM the ASVS minimum took
+// 66 ms, over an earlier 60 ms target).
 func TestHashCalibrateRecommendsValidParameters(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"hash", "calibrate", "--target", "60ms", "--max-memory", "64MiB"}, lookup(nil), nil, &out, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"hash", "calibrate", "--target", "500ms", "--max-memory", "64MiB"}, lookup(nil), nil, &out, io.Discard); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	for _, want := range []string{"recommended: m=", "logins/s per core", "GATEHOUSE_ARGON2_MEMORY_KIB="} {
