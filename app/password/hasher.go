@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 
-	"golang.org/x/crypto/argon2"
-
 	"github.com/gatehouse-id/gatehouse/app/errs"
 	"github.com/gatehouse-id/gatehouse/keys"
 )
@@ -35,11 +33,16 @@ type Result struct {
 }
 
 // Hasher hashes and verifies passwords with Argon2id over a peppered HMAC of
-// the secret. It is safe for concurrent use.
+// the secret. It is safe for concurrent use. It keeps the Argon2id working
+// memory of each pool worker between derivations (package argon2id): once
+// busy, a server holds workers × Params.MemoryKiB for hashing, the most the
+// Pool lets it use at any moment.
 type Hasher struct {
 	params  Params
 	peppers Peppers
 	pool    *Pool
+	// memory keeps Argon2id working memory between derivations.
+	memory *workspaces
 	// dummySalt and dummyTag make up the hash VerifyDummy verifies against.
 	// Their value does not matter, only their size and the parameters and
 	// pepper version they are encoded with, which are always the current
@@ -68,6 +71,7 @@ func NewHasher(params Params, peppers Peppers, pool *Pool) (*Hasher, error) {
 		params:    params,
 		peppers:   peppers,
 		pool:      pool,
+		memory:    newWorkspaces(pool.Capacity(), params.MemoryKiB),
 		dummySalt: make([]byte, SaltBytes),
 		dummyTag:  make([]byte, KeyBytes),
 	}
@@ -166,7 +170,8 @@ func (h *Hasher) needsRehash(e Encoded) bool {
 
 // derive computes the Argon2id tag of secret under e's salt and parameters,
 // keying secret with HMAC-SHA256(pepperKey, secret) first when pepperKey is
-// set. The Argon2id work runs in a Pool slot.
+// set. The Argon2id work runs in a Pool slot, in working memory kept from
+// earlier derivations.
 func (h *Hasher) derive(ctx context.Context, secret, pepperKey []byte, e Encoded, tagBytes int) ([]byte, error) {
 	input := secret
 	if pepperKey != nil {
@@ -177,7 +182,7 @@ func (h *Hasher) derive(ctx context.Context, secret, pepperKey []byte, e Encoded
 	}
 	var tag []byte
 	err := h.pool.Do(ctx, func() {
-		tag = argon2.IDKey(input, e.Salt, e.Params.Iterations, e.Params.MemoryKiB, e.Params.Parallelism, uint32(tagBytes))
+		tag = h.memory.derive(input, e.Salt, e.Params, uint32(tagBytes))
 	})
 	if err != nil {
 		return nil, err
