@@ -348,7 +348,7 @@ func measureHashing(ctx context.Context, cfg benchConfig, rep *reporter, client 
 		return err
 	}
 	raw, login := hashing[0], hashing[1]
-	rep.load("argon2_raw (argon2.IDKey, no service)", cfg.cores, raw)
+	rep.load("argon2_raw (Argon2id in kept memory, no service)", cfg.cores, raw)
 	rep.figure("argon2_raw_per_s", raw.perSecond(), "hashes/s")
 	rep.load("login (POST /v1/login, correct password)", cfg.loginClients, login)
 	rep.comment("login: %d answers 503 overloaded (the hashing queue was full); the server's own mean Argon2id time %s (argon2_raw's %s)",

@@ -122,7 +122,7 @@ func (r *stuffingResult) attackHashes() float64 {
 func (r *stuffingResult) report(rep *reporter, plan stuffingPlan) {
 	a := r.attack
 	rep.comment("stuffing: own server with GATEHOUSE_TRUSTED_PROXIES=127.0.0.1/32, argon2id %s (cheaper than the figures above, to keep the phase short), Redis %s, defense keys %s* (fresh)", plan.argon2, redactURL(plan.redisURL), plan.keyPrefix)
-	rep.comment("stuffing: argon2id capacity at these parameters %s hashes/s (argon2.IDKey, all cores, no service); attack rate %s req/s = %s × capacity",
+	rep.comment("stuffing: argon2id capacity at these parameters %s hashes/s (Argon2id, all cores, no service); attack rate %s req/s = %s × capacity",
 		plainNumber(plan.capacity), plainNumber(plan.attackRate), plainNumber(plan.attackRate/plan.capacity))
 	achieved := float64(r.attempts) / r.attackWindow.Seconds()
 	rep.comment("stuffing: attack %d attempts planned over %.1fs, %d sent (%s/s achieved, %s × capacity), %d dropped at %d in flight; %d HTTP requests with solved retries",
