@@ -8,6 +8,8 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/gatehouse-id/gatehouse/app/errs"
 	"github.com/gatehouse-id/gatehouse/keys"
@@ -156,6 +158,35 @@ func (h *Hasher) VerifyDummy(ctx context.Context, secret []byte) (Result, error)
 		return Result{}, fmt.Errorf("password: verify dummy: %w", err)
 	}
 	return Result{}, nil
+}
+
+// MeasureCapacity returns how many hashes per second the hasher's pool
+// completes on this host with every worker busy: it runs one dummy
+// verification per worker at once, twice, and times the second round. The
+// first round brings each worker's working memory in, so the figure is the
+// steady state and the first logins after start do not pay for it. A round
+// counts as hashing capacity only with nothing else hashing, so call it at
+// start, before serving.
+func (h *Hasher) MeasureCapacity(ctx context.Context) (float64, error) {
+	workers := h.pool.Capacity()
+	round := func() (time.Duration, error) {
+		start := time.Now()
+		failures := make([]error, workers)
+		var wg sync.WaitGroup
+		for i := range workers {
+			wg.Go(func() { _, failures[i] = h.VerifyDummy(ctx, []byte("measuring capacity")) })
+		}
+		wg.Wait()
+		return time.Since(start), errors.Join(failures...)
+	}
+	if _, err := round(); err != nil {
+		return 0, fmt.Errorf("password: measure capacity: %w", err)
+	}
+	took, err := round()
+	if err != nil {
+		return 0, fmt.Errorf("password: measure capacity: %w", err)
+	}
+	return float64(workers) / took.Seconds(), nil
 }
 
 // needsRehash reports whether a hash that verified is behind the current

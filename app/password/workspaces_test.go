@@ -2,6 +2,7 @@ package password
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"sync"
 	"testing"
@@ -78,5 +79,28 @@ func TestLargerStoredCostIsNotKept(t *testing.T) {
 	}
 	if res, err := h.Verify(ctx, []byte("wrong horse"), encoded); err != nil || res.OK {
 		t.Fatalf("Verify of a wrong password = %+v, %v", res, err)
+	}
+}
+
+// TestMeasureCapacityWarmsEveryWorker checks that measuring the capacity
+// leaves one working memory per worker, sized to the parameters, and gives
+// a positive rate.
+func TestMeasureCapacityWarmsEveryWorker(t *testing.T) {
+	const workers = 2
+	h, err := NewHasher(testParams, newSpyPeppers(1), NewPool(workers, 8, time.Minute, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	perSecond, err := h.MeasureCapacity(context.Background())
+	if err != nil || !(perSecond > 0) || math.IsInf(perSecond, 0) {
+		t.Fatalf("MeasureCapacity = %v, %v", perSecond, err)
+	}
+	if n, kib := h.memory.kept(); n != workers || kib != workers*uint64(testParams.MemoryKiB) {
+		t.Fatalf("after measuring: %d memories of %d KiB in all; want %d of %d KiB", n, kib, workers, testParams.MemoryKiB)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := h.MeasureCapacity(ctx); err == nil {
+		t.Fatal("MeasureCapacity with an ended context: no error")
 	}
 }

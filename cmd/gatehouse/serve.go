@@ -54,7 +54,7 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 		return err
 	}
 	go ring.Run(ctx, cfg.Keys.RefreshInterval)
-	svc, guard, err := newAuthService(cfg, db, rdb, ring, m, logger)
+	svc, guard, err := newAuthService(ctx, cfg, db, rdb, ring, m, logger)
 	if err != nil {
 		return err
 	}

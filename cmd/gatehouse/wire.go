@@ -46,7 +46,7 @@ func argon2Params(cfg *Config) (password.Params, error) {
 }
 
 // newAuthService wires the account service to its adapters.
-func newAuthService(cfg *Config, db *store.DB, rdb redis.UniversalClient, ring *keys.Ring, m *metrics.Metrics, logger *slog.Logger) (*auth.Service, *defense.Guard, error) {
+func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.UniversalClient, ring *keys.Ring, m *metrics.Metrics, logger *slog.Logger) (*auth.Service, *defense.Guard, error) {
 	params, err := argon2Params(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -72,8 +72,12 @@ func newAuthService(cfg *Config, db *store.DB, rdb redis.UniversalClient, ring *
 	if err != nil {
 		return nil, nil, err
 	}
-	// What the pool can hash per second, measured on this host at start.
-	hashesPerSecond := float64(workers) / password.MeasureArgon2id(params).Seconds()
+	// What the pool can hash per second, measured on this host at start
+	// with every worker busy (which also brings their memory in).
+	hashesPerSecond, err := hasher.MeasureCapacity(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	guard, err := newGuard(cfg, rdb, ring, m, logger, hashesPerSecond)
 	if err != nil {
 		return nil, nil, err
