@@ -15,11 +15,15 @@ import (
 // Compile-time proof that the store is what the auth service needs.
 var _ auth.Store = (*DB)(nil)
 
-// RotateRefresh redeems a refresh token as auth.Rotation describes, in one
-// serialisable transaction. The presented token's row is read FOR UPDATE,
-// so competing redemptions of one token queue behind each other; whichever
-// commits first rotates, and every other one, re-run after its
-// serialisation failure, finds the token used: a sibling within Grace,
+// RotateRefresh redeems a refresh token as auth.Rotation describes.
+//
+// The common case, an unused token of a live session rotated, is one
+// statement in one round trip (rotateUnused). Only a token presented again
+// takes a second transaction, rotateInTx, which reads the token's row FOR
+// UPDATE and then issues a sibling within Grace or revokes the family.
+// Both run serialisable: competing redemptions of one token conflict on its
+// row; whichever commits first rotates, and every other one, re-run after
+// its serialisation failure, finds the token used: a sibling within Grace,
 // reuse otherwise. No redemption ends in an error because it lost the race.
 //
 // Outcomes and what the result carries:
@@ -42,8 +46,16 @@ func (db *DB) RotateRefresh(ctx context.Context, r auth.Rotation) (auth.Rotation
 	if len(r.Next.Hash) == 0 {
 		return auth.RotationResult{}, errs.Invalid("invalid_rotation", "the successor token has no hash")
 	}
-	var res auth.RotationResult
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
+	// The database keeps microseconds: decide on the instant it stores.
+	r.Now = r.Now.Truncate(time.Microsecond)
+	res, done, err := db.rotateUnused(ctx, r)
+	if err != nil {
+		return auth.RotationResult{}, fmt.Errorf("store: rotate refresh token: %w", err)
+	}
+	if done {
+		return res, nil
+	}
+	err = db.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		res, err = rotateInTx(ctx, tx, r)
 		return err
@@ -61,6 +73,45 @@ type presentedToken struct {
 	usedAt    *time.Time
 }
 
+// rotationStep is what a redemption does, decided on the presented token's
+// row, its session and its user as they were read.
+type rotationStep int
+
+const (
+	stepInvalid rotationStep = iota
+	stepExpired
+	stepRotate  // mark the token used and issue its successor
+	stepSibling // the token was used within Grace: issue a sibling
+	stepRevoke  // the token was used before: revoke the family
+)
+
+// decide holds the rules of a redemption. rotateUnusedSQL writes exactly
+// when decide answers stepRotate; rotateUnused checks that they agree.
+func decide(tok presentedToken, sess auth.Session, user auth.User, r auth.Rotation) rotationStep {
+	if tok.clientID != r.ClientID || sess.ClientID != r.ClientID {
+		return stepInvalid
+	}
+	usable := sess.Active(r.Now) && user.Status == auth.StatusActive
+	expired := !r.Now.Before(tok.expiresAt)
+	switch {
+	case tok.usedAt != nil && usable && r.Now.Sub(*tok.usedAt) < r.Grace && expired:
+		return stepExpired
+	case tok.usedAt != nil && usable && r.Now.Sub(*tok.usedAt) < r.Grace:
+		// The client lost the response to its first redemption, or raced
+		// itself. The first use is kept.
+		return stepSibling
+	case tok.usedAt != nil:
+		return stepRevoke
+	case !usable:
+		return stepInvalid
+	case expired:
+		return stepExpired
+	}
+	return stepRotate
+}
+
+// rotateInTx redeems a token that was used already, or whatever the
+// presented token turned out to be by the time it runs.
 func rotateInTx(ctx context.Context, tx pgx.Tx, r auth.Rotation) (auth.RotationResult, error) {
 	var (
 		tok presentedToken
@@ -81,29 +132,17 @@ func rotateInTx(ctx context.Context, tx pgx.Tx, r auth.Rotation) (auth.RotationR
 		return auth.RotationResult{}, err
 	}
 	sess, user := sr.session(), ur.user()
-	if tok.clientID != r.ClientID || sess.ClientID != r.ClientID {
-		return auth.RotationResult{Outcome: auth.RotationInvalid}, nil
-	}
-	usable := sess.Active(r.Now) && user.Status == auth.StatusActive
-
-	if tok.usedAt != nil {
-		if usable && r.Now.Sub(*tok.usedAt) < r.Grace {
-			if !r.Now.Before(tok.expiresAt) {
-				return auth.RotationResult{Outcome: auth.RotationExpired}, nil
-			}
-			// A sibling successor: the client lost the response to its
-			// first redemption, or raced itself. The first use is kept.
-			return issueSuccessor(ctx, tx, r, sess, user, false)
-		}
+	switch decide(tok, sess, user, r) {
+	case stepRotate:
+		return issueSuccessor(ctx, tx, r, sess, user, true)
+	case stepSibling:
+		return issueSuccessor(ctx, tx, r, sess, user, false)
+	case stepRevoke:
 		return revokeFamily(ctx, tx, r, sess, user, *tok.usedAt)
-	}
-	if !usable {
-		return auth.RotationResult{Outcome: auth.RotationInvalid}, nil
-	}
-	if !r.Now.Before(tok.expiresAt) {
+	case stepExpired:
 		return auth.RotationResult{Outcome: auth.RotationExpired}, nil
 	}
-	return issueSuccessor(ctx, tx, r, sess, user, true)
+	return auth.RotationResult{Outcome: auth.RotationInvalid}, nil
 }
 
 // lastSeenResolution is how stale a session's last_seen_at may get before a
