@@ -17,10 +17,10 @@ var _ auth.Store = (*DB)(nil)
 
 // RotateRefresh redeems a refresh token as auth.Rotation describes.
 //
-// The common case, an unused token of a live session rotated, is one
-// statement in one round trip (rotateUnused). Only a token presented again
-// takes a second transaction, rotateInTx, which reads the token's row FOR
-// UPDATE and then issues a sibling within Grace or revokes the family.
+// The common case, an unused token of a live session rotated, is one round
+// trip (rotateUnused). Anything else takes a second transaction,
+// rotateInTx, which reads the token's row FOR UPDATE and then issues a
+// sibling within Grace, revokes the family, or refuses the token.
 // Both run serialisable: competing redemptions of one token conflict on its
 // row; whichever commits first rotates, and every other one, re-run after
 // its serialisation failure, finds the token used: a sibling within Grace,
@@ -49,17 +49,13 @@ func (db *DB) RotateRefresh(ctx context.Context, r auth.Rotation) (auth.Rotation
 	// The database keeps microseconds: decide on the instant it stores.
 	r.Now = r.Now.Truncate(time.Microsecond)
 	res, done, err := db.rotateUnused(ctx, r)
-	if err != nil {
-		return auth.RotationResult{}, fmt.Errorf("store: rotate refresh token: %w", err)
+	if err == nil && !done {
+		err = db.inTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			res, err = rotateInTx(ctx, tx, r)
+			return err
+		})
 	}
-	if done {
-		return res, nil
-	}
-	err = db.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		res, err = rotateInTx(ctx, tx, r)
-		return err
-	})
 	if err != nil {
 		return auth.RotationResult{}, fmt.Errorf("store: rotate refresh token: %w", err)
 	}
@@ -85,7 +81,7 @@ const (
 	stepRevoke  // the token was used before: revoke the family
 )
 
-// decide holds the rules of a redemption. rotateUnusedSQL writes exactly
+// decide holds the rules of a redemption. rotateMarkSQL writes exactly
 // when decide answers stepRotate; rotateUnused checks that they agree.
 func decide(tok presentedToken, sess auth.Session, user auth.User, r auth.Rotation) rotationStep {
 	if tok.clientID != r.ClientID || sess.ClientID != r.ClientID {
