@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/descope/virtualwebauthn"
+	"github.com/gatehouse-id/gatehouse/app/mfa/webauthntest"
 	"github.com/google/uuid"
 
 	"github.com/gatehouse-id/gatehouse/app/errs"
@@ -39,7 +40,7 @@ type device struct {
 
 func newDevice(user uuid.UUID, opts virtualwebauthn.AuthenticatorOptions) *device {
 	opts.UserHandle = user[:]
-	return &device{auth: virtualwebauthn.NewAuthenticatorWithOptions(opts), cred: virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)}
+	return &device{auth: virtualwebauthn.NewAuthenticatorWithOptions(opts), cred: webauthntest.NewEC2Credential()}
 }
 
 // register runs a registration ceremony answered by d as seen from party.
@@ -346,5 +347,31 @@ func TestWebAuthnPasskeyLogin(t *testing.T) {
 	c, _ := f.svc.BeginLogin(ctx, alice)
 	if res, _ := f.svc.FinishPasskeyLogin(ctx, c.ID, assert(t, c, d, rp)); res.OK {
 		t.Fatal("second-factor ceremony finished a passkey login")
+	}
+}
+
+// A P-256 key whose COSE x or y lacks its leading zero byte (31 bytes
+// instead of 32) is refused: RFC 9053 §7.1.1 requires the full length.
+// virtualwebauthn encodes keys that way about once in 128 draws, which
+// is why the other tests use webauthntest.NewEC2Credential.
+func TestWebAuthnShortCoordinateRefused(t *testing.T) {
+	f := newWAFixture(t)
+	user := uuid.New()
+	d := newDevice(user, virtualwebauthn.AuthenticatorOptions{})
+	for i := 0; ; i++ {
+		d.cred = virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
+		if !webauthntest.FullLengthCoordinates(d.cred) {
+			break
+		}
+		if i == 100_000 {
+			t.Fatal("no key with a short coordinate in 100,000 draws")
+		}
+	}
+	if _, err := f.register(t, user, d, rp); !errs.Is(err, errs.KindInvalid) {
+		t.Fatalf("a key with a 31-byte coordinate: %v", err)
+	}
+	d.cred = webauthntest.NewEC2Credential()
+	if _, err := f.register(t, user, d, rp); err != nil {
+		t.Fatalf("the same authenticator with a full-length key: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/descope/virtualwebauthn"
+	"github.com/gatehouse-id/gatehouse/app/mfa/webauthntest"
 	"github.com/google/uuid"
 )
 
@@ -112,7 +113,7 @@ func TestWebAuthnEndToEnd(t *testing.T) {
 	}
 	k := &key{
 		auth: virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: userHandle}),
-		cred: virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2),
+		cred: webauthntest.NewEC2Credential(),
 	}
 	// An attestation made for another origin is refused.
 	evilOrigin := e2eRP
