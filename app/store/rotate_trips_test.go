@@ -75,12 +75,25 @@ func TestRotateRefreshRoundTrips(t *testing.T) {
 			if res.Outcome != auth.RotationRotated {
 				t.Fatalf("first rotation: %v", res.Outcome)
 			}
-			res, _, got := redeem(next, now.Add(2*time.Minute), 10*time.Second)
-			if res.Outcome != auth.RotationRotated || !res.Session.LastSeenAt.Equal(now.Add(2*time.Minute)) {
+			res, next, got := redeem(next, now.Add(30*time.Second), 10*time.Second)
+			if res.Outcome != auth.RotationRotated || !res.Session.LastSeenAt.Equal(now) {
 				t.Fatalf("rotation: %+v", res)
 			}
 			if got != 1 {
 				t.Errorf("rotating an unused token took %d round trips, want 1", got)
+			}
+			// A minute or more after the session was last seen, one more
+			// round trip (after the commit) records its use.
+			used := next
+			res, _, got = redeem(used, now.Add(2*time.Minute), 10*time.Second)
+			if res.Outcome != auth.RotationRotated || !res.Session.LastSeenAt.Equal(now.Add(2*time.Minute)) {
+				t.Fatalf("rotation: %+v", res)
+			}
+			if got != 2 {
+				t.Errorf("rotating an unused token of a session last seen 2 minutes ago took %d round trips, want 2", got)
+			}
+			if stored, err := db.Session(ctx, s.ID); err != nil || !stored.LastSeenAt.Equal(now.Add(2*time.Minute)) {
+				t.Fatalf("stored last_seen_at: %+v %v", stored.LastSeenAt, err)
 			}
 			res, _, got = redeem(random32(t), now.Add(3*time.Minute), 0)
 			want := map[bool]int64{false: 3, true: 4}[cockroach]
@@ -89,7 +102,7 @@ func TestRotateRefreshRoundTrips(t *testing.T) {
 			}
 			// Within the grace window: the fast attempt finds it used, then
 			// rotateInTx reads it and issues a sibling with the commit.
-			res, _, got = redeem(next, now.Add(2*time.Minute+time.Second), 10*time.Second)
+			res, _, got = redeem(used, now.Add(2*time.Minute+time.Second), 10*time.Second)
 			if res.Outcome != auth.RotationRotated {
 				t.Fatalf("sibling: %v", res.Outcome)
 			}
