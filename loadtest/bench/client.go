@@ -83,12 +83,29 @@ func (c *apiClient) call(ctx context.Context, method, path, contentType string, 
 	if err != nil {
 		return fmt.Errorf("%s %s: read body: %w", method, path, err)
 	}
-	if resp.StatusCode != want {
+	return decodeAnswer(method, path, resp.StatusCode, want, data, out)
+}
+
+// rawPost is call for the high-rate loads: a POST through the worker's own
+// rawConn.
+func (c *apiClient) rawPost(ctx context.Context, conn *rawConn, path, contentType string, body []byte, bearer string, want int, out any) error {
+	status, data, err := conn.post(ctx, path, contentType, bearer, body)
+	if err != nil {
+		return err
+	}
+	return decodeAnswer(http.MethodPost, path, status, want, data, out)
+}
+
+// decodeAnswer decodes a JSON answer with status want into out (when out
+// is not nil); any other status is an *httpError carrying the body's
+// "error" code.
+func decodeAnswer(method, path string, status, want int, data []byte, out any) error {
+	if status != want {
 		var e struct {
 			Error string `json:"error"`
 		}
 		_ = json.Unmarshal(data, &e)
-		return &httpError{status: resp.StatusCode, code: e.Error}
+		return &httpError{status: status, code: e.Error}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -145,11 +162,12 @@ func (c *apiClient) loginRejected(ctx context.Context, cred credentials) error {
 	return nil
 }
 
-// refresh redeems a refresh token (POST /oauth2/token) for a new pair.
-func (c *apiClient) refresh(ctx context.Context, refreshToken string) (tokenPair, error) {
+// refresh redeems a refresh token (POST /oauth2/token) for a new pair,
+// through conn.
+func (c *apiClient) refresh(ctx context.Context, conn *rawConn, refreshToken string) (tokenPair, error) {
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
 	var tp tokenPair
-	err := c.call(ctx, http.MethodPost, "/oauth2/token", "application/x-www-form-urlencoded", []byte(form.Encode()), "", http.StatusOK, &tp)
+	err := c.rawPost(ctx, conn, "/oauth2/token", "application/x-www-form-urlencoded", []byte(form.Encode()), "", http.StatusOK, &tp)
 	if err != nil {
 		return tokenPair{}, err
 	}
@@ -163,13 +181,14 @@ func (c *apiClient) refresh(ctx context.Context, refreshToken string) (tokenPair
 const errInactive = constError("introspection answered active=false for a live token")
 
 // introspect asks whether an access token is active (POST
-// /oauth2/introspect with the admin token) and expects that it is.
-func (c *apiClient) introspect(ctx context.Context, accessToken string) error {
+// /oauth2/introspect with the admin token, through conn) and expects that
+// it is.
+func (c *apiClient) introspect(ctx context.Context, conn *rawConn, accessToken string) error {
 	form := url.Values{"token": {accessToken}}
 	var res struct {
 		Active bool `json:"active"`
 	}
-	err := c.call(ctx, http.MethodPost, "/oauth2/introspect", "application/x-www-form-urlencoded", []byte(form.Encode()), c.adminToken, http.StatusOK, &res)
+	err := c.rawPost(ctx, conn, "/oauth2/introspect", "application/x-www-form-urlencoded", []byte(form.Encode()), c.adminToken, http.StatusOK, &res)
 	if err != nil {
 		return err
 	}

@@ -221,6 +221,11 @@ type refreshWorker struct {
 // the sessions still alive at the end.
 func measureRefresh(ctx context.Context, client *apiClient, pairs []tokenPair, clients int, window time.Duration, maxOps int64) (loadResult, []tokenPair, error) {
 	clients = min(clients, len(pairs))
+	conns, err := client.rawConns(clients)
+	if err != nil {
+		return loadResult{}, pairs, err
+	}
+	defer closeRawConns(conns)
 	workers := make([]refreshWorker, clients)
 	for i, tp := range pairs {
 		workers[i%clients].live = append(workers[i%clients].live, tp)
@@ -233,7 +238,7 @@ func measureRefresh(ctx context.Context, client *apiClient, pairs []tokenPair, c
 				return errStopWorker
 			}
 			i := rw.next % len(rw.live)
-			tp, err := client.refresh(ctx, rw.live[i].RefreshToken)
+			tp, err := client.refresh(ctx, conns[w], rw.live[i].RefreshToken)
 			if err != nil {
 				rw.live = append(rw.live[:i], rw.live[i+1:]...)
 				return err
@@ -253,6 +258,11 @@ func measureRefresh(ctx context.Context, client *apiClient, pairs []tokenPair, c
 // measureIntrospect introspects the access tokens from clients concurrent
 // clients, each starting at its own offset in the list.
 func measureIntrospect(ctx context.Context, client *apiClient, accessTokens []string, clients int, window time.Duration, maxOps int64) (loadResult, error) {
+	conns, err := client.rawConns(clients)
+	if err != nil {
+		return loadResult{}, err
+	}
+	defer closeRawConns(conns)
 	next := make([]int, clients)
 	for w := range next {
 		next[w] = w
@@ -262,7 +272,7 @@ func measureIntrospect(ctx context.Context, client *apiClient, accessTokens []st
 		op: func(ctx context.Context, w int) error {
 			tok := accessTokens[next[w]%len(accessTokens)]
 			next[w]++
-			return client.introspect(ctx, tok)
+			return client.introspect(ctx, conns[w], tok)
 		},
 	})
 }
