@@ -251,14 +251,15 @@ const (
 // ParseSharedRanges reads GATEHOUSE_DEFENSE_SHARED_RANGES: comma-separated
 // entries "CIDR" or "CIDR=N", where N is the unknown-device attempts per
 // minute each address of the range may make (burst twice that) and a bare
-// CIDR takes defaultPerMinute. Blank input is no ranges. A prefix with host
+// CIDR takes defaultPerMinute (0: left at 0 for the caller to fill in, as
+// Config.Validate refuses it). Blank input is no ranges. A prefix with host
 // bits set, an IPv4-mapped IPv6 prefix, a range listed twice or a budget
 // that is not a positive integer is an error naming the entry.
 func ParseSharedRanges(s string, defaultPerMinute int) ([]SharedRange, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
-	if defaultPerMinute < 1 || defaultPerMinute > maxRangePerMinute {
+	if defaultPerMinute < 0 || defaultPerMinute > maxRangePerMinute {
 		return nil, fmt.Errorf("shared ranges: default budget %d out of range [1, %d]", defaultPerMinute, maxRangePerMinute)
 	}
 	entries := strings.Split(s, ",")

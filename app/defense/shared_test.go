@@ -319,8 +319,11 @@ func TestParseSharedRanges(t *testing.T) {
 			t.Errorf("%q: accepted as %v", bad, r)
 		}
 	}
-	if _, err := ParseSharedRanges("10.0.0.0/8", 0); err == nil {
-		t.Error("a zero default budget was accepted")
+	if _, err := ParseSharedRanges("10.0.0.0/8", -1); err == nil {
+		t.Error("a negative default budget was accepted")
+	}
+	if r, err := ParseSharedRanges("10.0.0.0/8,10.1.0.0/16=5", 0); err != nil || r[0].PerMinute != 0 || r[1].PerMinute != 5 {
+		t.Errorf("default 0 leaves bare entries at 0: %v %v", r, err)
 	}
 }
 
