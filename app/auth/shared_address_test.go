@@ -55,7 +55,9 @@ func (h *countingHasher) count(secret []byte) {
 	}
 }
 
-func (h *countingHasher) Hash(_ context.Context, secret []byte) (string, error) { return h.tag(secret), nil }
+func (h *countingHasher) Hash(_ context.Context, secret []byte) (string, error) {
+	return h.tag(secret), nil
+}
 
 func (h *countingHasher) Verify(_ context.Context, secret []byte, encoded string) (password.Result, error) {
 	h.count(secret)
