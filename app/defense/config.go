@@ -58,7 +58,7 @@ type Config struct {
 	FallbackMaxKeys int
 }
 
-// Limits are the GCRA limits of one device class.
+// Limits are the GCRA limits of unknown devices.
 type Limits struct {
 	Address, Subnet, Global ratelimit.Limit
 }

@@ -175,7 +175,7 @@ func (g *Guard) resolve(a Attempt, mode Mode) (*attempt, error) {
 		at.stepUpAfter = divided(g.cfg.StepUpAfter, div)
 		l, ld := g.cfg.Unknown, at.profile.LimitDivisor
 		if r, ok := g.sharedRange(ip); ok {
-			l, at.inRange = rangeLimits(l, r), true
+			l = rangeLimits(l, r)
 		}
 		at.limits = Limits{Address: scaled(l.Address, ld), Subnet: scaled(l.Subnet, ld), Global: scaled(l.Global, ld)}
 	}

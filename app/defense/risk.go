@@ -110,7 +110,6 @@ type attempt struct {
 	person      string // opaque id of the account whatever the factor; "" when unknown
 	device      string // opaque id of a trusted device; "" when not given
 	host        string // the address, or an IPv6 address's /64
-	inRange     bool   // the address is in an operator's shared range
 	fingerprint string
 	policy      ratelimit.Policy
 	stepUpAfter int
