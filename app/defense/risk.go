@@ -79,7 +79,8 @@ func (g *Guard) score(s signals, at *attempt) int {
 		score += r.NoHistory
 	}
 	score += weigh(r.AddressAccounts, float64(s.addrAccounts)/max(float64(d.AddressAccounts), s.addrAccountsExpected))
-	score += weigh(r.SubnetAccounts, float64(s.netAccounts)/float64(d.SubnetAccounts))
+	// The subnet's count includes the address's: it expects at least as much.
+	score += weigh(r.SubnetAccounts, float64(s.netAccounts)/max(float64(d.SubnetAccounts), s.addrAccountsExpected))
 	score += weigh(r.Spray, float64(s.sprayAccounts)/float64(d.SprayAccounts))
 	if s.netAttempts >= int64(d.SubnetMinAttempts) {
 		ratio := float64(s.netFailures) / float64(s.netAttempts)

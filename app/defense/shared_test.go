@@ -154,7 +154,10 @@ func TestTrustedDeviceLimitsAndFailures(t *testing.T) {
 func TestSharedAddressEarnsABudgetAndLosesIt(t *testing.T) {
 	rdb := testRedis(t, testRedisURL)
 	cfg := testConfig(t)
-	clock := &fakeClock{t: time.Now()}
+	// Start at a window's start: the count slides over two windows, and
+	// successes in the previous one weigh less as it recedes.
+	w := int64(cfg.Shared.Window)
+	clock := &fakeClock{t: time.Unix(0, (time.Now().UnixNano()/w+1)*w)}
 	g := newGuard(t, cfg, rdb, nil, clock.Now)
 	ctx := context.Background()
 	control := netip.MustParseAddr("198.51.100.9")
@@ -170,10 +173,10 @@ func TestSharedAddressEarnsABudgetAndLosesIt(t *testing.T) {
 	if b := budget(shared); b.Earned.Valid() || b.Base != cfg.Unknown.Address {
 		t.Fatalf("before any success: %+v", b)
 	}
-	// 300 users log in over half an hour, a few with a typo first.
+	// 300 users log in over half an hour, one in twenty with a typo first.
 	for i := range 300 {
 		a := Attempt{IP: shared, AccountKey: account(i), DeviceTrusted: i%2 == 0}
-		if i%10 == 0 {
+		if i%20 == 0 {
 			if err := g.Record(ctx, Attempt{IP: shared, AccountKey: account(i)}, false); err != nil {
 				t.Fatal(err)
 			}
