@@ -2,7 +2,10 @@
 // address, subnet and region; per-account failure lanes counted before any
 // hashing, with challenge, step-up and escalating locks; proof-of-work
 // challenges (or a pluggable CAPTCHA); stuffing and spray detection; a risk
-// score; and region-wide defense modes. Its state lives in the region's
+// score; and region-wide defense modes. Logins from trusted devices are
+// limited per device and per account instead of per address, and busy
+// shared addresses (carrier-grade NAT, offices) earn a larger budget for
+// unknown devices (trusted.go, shared.go). Its state lives in the region's
 // Redis and falls back to the process when Redis is away (package
 // ratelimit).
 //
