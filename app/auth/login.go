@@ -200,6 +200,7 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (LoginResult, err
 	// Only a presented device token needs the account first, to be checked.
 	addr, key := accountKey(req.Email)
 	att := defense.Attempt{IP: parseIP(req.IP), AccountKey: key, Challenge: req.Challenge, PasswordFingerprintInput: secret}
+	att.Device = deviceRef(req.DeviceToken)
 	var acct account
 	if req.DeviceToken != "" {
 		if acct, err = s.lookupAccount(ctx, addr); err != nil {

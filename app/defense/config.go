@@ -3,6 +3,7 @@ package defense
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/app/ratelimit"
@@ -17,10 +18,20 @@ type Config struct {
 	IPv4Prefix, IPv6Prefix int
 
 	// Unknown are the address, subnet and global GCRA limits for attempts
-	// from devices that are not trusted; Trusted those for trusted devices.
-	// The two classes use separate buckets, so a flood from unknown devices
-	// never exhausts the budget of users on their usual device.
-	Unknown, Trusted Limits
+	// from devices that are not trusted. The address's budget is shared by
+	// everyone behind it; Shared lets busy shared addresses (carrier-grade
+	// NAT, offices, VPNs) earn more, and names ranges known to be shared.
+	Unknown Limits
+	// Trusted are the limits of logins that present an authentic
+	// trusted-device token for the account they name: per device, per
+	// account and region-wide, never the address's budget, so thousands of
+	// returning users behind one address do not lock each other out. Their
+	// failures still count per address and subnet. The two classes use
+	// separate buckets, so a flood from unknown devices never exhausts the
+	// budget of users on their usual device.
+	Trusted TrustedLimits
+	// Shared recognises shared addresses.
+	Shared SharedConfig
 
 	// Account is the failure lane of unknown devices on one account and
 	// factor; TrustedAccount the lane of trusted devices (much higher
@@ -47,9 +58,59 @@ type Config struct {
 	FallbackMaxKeys int
 }
 
-// Limits are the GCRA limits of one device class.
+// Limits are the GCRA limits of unknown devices.
 type Limits struct {
 	Address, Subnet, Global ratelimit.Limit
+}
+
+// TrustedLimits are the limits of trusted devices.
+type TrustedLimits struct {
+	// Device and Account are GCRA limits per device and per account;
+	// Global is the region's, for every trusted device together.
+	Device, Account, Global ratelimit.Limit
+	// AddressFailures and SubnetFailures bound the failed attempts of
+	// trusted devices from one address / subnet within a sliding minute:
+	// beyond them every trusted device there must solve a challenge, so a
+	// handful of stolen device tokens cannot guess from an address at the
+	// rate its real users log in.
+	AddressFailures, SubnetFailures int
+}
+
+// SharedConfig recognises shared addresses: an address (for IPv6, its /64)
+// from which many distinct accounts log in successfully earns a budget for
+// unknown devices on top of Unknown.Address, on a GCRA bucket of its own
+// drawn only once the ordinary one is empty. The earned rate is one
+// attempt per minute for each AccountsPerAttempt distinct accounts (burst
+// twice that), up to MaxPerMinute; the count slides over two windows, so
+// an address that stops succeeding loses it within two Windows. When, in
+// the last RatioWindow, at least MinAttempts unknown-device attempts from
+// the address were checked and FailureRatio of them failed, the earned
+// budget is withdrawn at once, for WithdrawFor. While an address has its
+// earned budget, detection expects up to FailingShare of its successful
+// accounts to fail too (typos), instead of Detection.AddressAccounts.
+type SharedConfig struct {
+	// Enabled turns earning on (operator Ranges apply either way).
+	Enabled            bool
+	Window             time.Duration
+	MinAccounts        int
+	AccountsPerAttempt int
+	MaxPerMinute       int
+	FailureRatio       float64
+	MinAttempts        int
+	RatioWindow        time.Duration
+	WithdrawFor        time.Duration
+	FailingShare       float64
+	// Ranges are known shared ranges with their own budget.
+	Ranges []SharedRange
+}
+
+// SharedRange is an operator-declared shared range (GATEHOUSE_DEFENSE_SHARED_RANGES).
+type SharedRange struct {
+	Prefix netip.Prefix
+	// PerMinute replaces Unknown.Address for each address of the range
+	// (attempts per minute from unknown devices, burst twice that); the
+	// subnet limit of those addresses grows by the same factor.
+	PerMinute int
 }
 
 // ChallengeConfig tunes proof-of-work challenges.
@@ -131,8 +192,10 @@ func DefaultConfig() Config {
 		IPv4Prefix: 24, IPv6Prefix: 56,
 		Unknown: Limits{Address: ratelimit.PerMinute(30, 60), Subnet: ratelimit.PerMinute(300, 600),
 			Global: ratelimit.PerSecond(1000, 2000)},
-		Trusted: Limits{Address: ratelimit.PerMinute(60, 120), Subnet: ratelimit.PerMinute(600, 1200),
-			Global: ratelimit.PerSecond(2000, 4000)},
+		Trusted: TrustedLimits{Device: ratelimit.PerMinute(10, 20), Account: ratelimit.PerMinute(30, 60),
+			Global: ratelimit.PerSecond(2000, 4000), AddressFailures: 120, SubnetFailures: 600},
+		Shared: SharedConfig{Enabled: true, Window: time.Hour, MinAccounts: 20, AccountsPerAttempt: 10, MaxPerMinute: 300,
+			FailureRatio: 0.5, MinAttempts: 10, RatioWindow: time.Minute, WithdrawFor: 15 * time.Minute, FailingShare: 0.2},
 		Account: acct, TrustedAccount: trusted, StepUpAfter: 10,
 		Challenge: ChallengeConfig{TTL: 2 * time.Minute, BaseDifficulty: 16, MaxDifficulty: 22, RiskPerBit: 20, Tolerance: 1},
 		Detection: DetectionConfig{Window: time.Hour, AddressAccounts: 10, SubnetAccounts: 50, SprayAccounts: 20,
@@ -164,10 +227,22 @@ func (c Config) Validate() error {
 		bad("IPv6Prefix")
 	}
 	for name, l := range map[string]ratelimit.Limit{"Unknown.Address": c.Unknown.Address, "Unknown.Subnet": c.Unknown.Subnet,
-		"Unknown.Global": c.Unknown.Global, "Trusted.Address": c.Trusted.Address, "Trusted.Subnet": c.Trusted.Subnet,
+		"Unknown.Global": c.Unknown.Global, "Trusted.Device": c.Trusted.Device, "Trusted.Account": c.Trusted.Account,
 		"Trusted.Global": c.Trusted.Global} {
 		if !l.Valid() {
 			bad(name)
+		}
+	}
+	if c.Trusted.AddressFailures < 1 || c.Trusted.SubnetFailures < 1 {
+		bad("Trusted.AddressFailures/SubnetFailures")
+	}
+	if sh := c.Shared; sh.Enabled && (sh.Window <= 0 || sh.MinAccounts < 1 || sh.AccountsPerAttempt < 1 || sh.MaxPerMinute < 1 ||
+		sh.FailureRatio <= 0 || sh.FailureRatio > 1 || sh.MinAttempts < 1 || sh.RatioWindow <= 0 || sh.WithdrawFor <= 0 || sh.FailingShare < 0 || sh.FailingShare > 1) {
+		bad("Shared")
+	}
+	for _, r := range c.Shared.Ranges {
+		if !r.Prefix.IsValid() || r.Prefix != r.Prefix.Masked() || r.PerMinute < 1 {
+			bad("Shared.Ranges " + r.Prefix.String())
 		}
 	}
 	if !c.Account.Valid() {

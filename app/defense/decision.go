@@ -48,6 +48,10 @@ const (
 	LayerAccount   Layer = "account"
 	LayerChallenge Layer = "challenge"
 	LayerDetection Layer = "detection"
+	// LayerDevice is a trusted device's own limit.
+	LayerDevice Layer = "device"
+	// LayerShared is the budget a shared address earned (shared.go).
+	LayerShared Layer = "shared_address"
 )
 
 // Outcome names a decision in gatehouse_ratelimit_decisions_total.

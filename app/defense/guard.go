@@ -2,7 +2,10 @@
 // address, subnet and region; per-account failure lanes counted before any
 // hashing, with challenge, step-up and escalating locks; proof-of-work
 // challenges (or a pluggable CAPTCHA); stuffing and spray detection; a risk
-// score; and region-wide defense modes. Its state lives in the region's
+// score; and region-wide defense modes. Logins from trusted devices are
+// limited per device and per account instead of per address, and busy
+// shared addresses (carrier-grade NAT, offices) earn a larger budget for
+// unknown devices (trusted.go, shared.go). Its state lives in the region's
 // Redis and falls back to the process when Redis is away (package
 // ratelimit).
 //
@@ -36,9 +39,14 @@ type Attempt struct {
 	// password success never resets a TOTP lockout (RFC 4226 §7.3).
 	Factor string
 	// DeviceTrusted: the request carries a valid device token of this
-	// account. Trusted devices have their own limits and failure lane and
-	// are exempt from detection, so an attacker cannot lock their user out.
+	// account. Trusted devices have their own limits (per device and per
+	// account, not the address's) and failure lane and are exempt from
+	// detection, so an attacker cannot lock their user out.
 	DeviceTrusted bool
+	// Device identifies the presented device token opaquely (e.g. the hex
+	// of its hash), so that each trusted device has its own limit; it is
+	// keyed again before use, never stored as given.
+	Device string
 	// HasSecondFactor: the account has an MFA factor (false when unknown).
 	HasSecondFactor bool
 	// Challenge is the client's challenge solution, if it sent one.
@@ -153,19 +161,26 @@ func (g *Guard) resolve(a Attempt, mode Mode) (*attempt, error) {
 	if len(factor) > 32 {
 		return nil, fmt.Errorf("defense: factor name too long")
 	}
-	at := &attempt{ip: ip, subnet: g.keys.subnet(ip), trusted: a.DeviceTrusted, profile: g.profile(mode, a.DeviceTrusted)}
+	at := &attempt{ip: ip, subnet: g.keys.subnet(ip), host: host(ip), trusted: a.DeviceTrusted, profile: g.profile(mode, a.DeviceTrusted)}
+	if a.AccountKey != "" {
+		at.account = g.keys.account(factor, a.AccountKey)
+		at.person = g.keys.person(a.AccountKey)
+	}
 	if a.DeviceTrusted {
-		at.class, at.lane, at.policy, at.limits = "t", "t", g.cfg.TrustedAccount, g.cfg.Trusted
+		at.class, at.lane, at.policy = "t", "t", g.cfg.TrustedAccount
+		if a.Device != "" {
+			at.device = g.keys.device(at.person, a.Device)
+		}
 	} else {
 		div := at.profile.ThresholdDivisor
 		at.class, at.lane, at.policy = "u", "u", g.cfg.Account
 		at.policy.ChallengeAfter, at.policy.LockAfter = divided(at.policy.ChallengeAfter, div), divided(at.policy.LockAfter, div)
 		at.stepUpAfter = divided(g.cfg.StepUpAfter, div)
 		l, ld := g.cfg.Unknown, at.profile.LimitDivisor
+		if r, ok := g.sharedRange(ip); ok {
+			l = rangeLimits(l, r)
+		}
 		at.limits = Limits{Address: scaled(l.Address, ld), Subnet: scaled(l.Subnet, ld), Global: scaled(l.Global, ld)}
-	}
-	if a.AccountKey != "" {
-		at.account = g.keys.account(factor, a.AccountKey)
 	}
 	if factor == "password" {
 		at.fingerprint = g.keys.fingerprint(a.PasswordFingerprintInput)
@@ -206,18 +221,26 @@ func (g *Guard) Check(ctx context.Context, a Attempt) (Decision, error) {
 			return done(d)
 		}
 	}
-	for _, l := range []struct {
-		layer Layer
-		key   string
-		limit ratelimit.Limit
-	}{
-		{LayerAddress, g.keys.addrLimit(at.class, at.ip), at.limits.Address},
-		{LayerSubnet, g.keys.netLimit(at.class, at.subnet), at.limits.Subnet},
-		{LayerGlobal, g.keys.globalLimit(at.class), at.limits.Global},
-	} {
+	// Trusted devices draw from their device's, their account's and the
+	// region's budgets (trusted.go); unknown devices from their address's
+	// (and what a shared address earned: shared.go), subnet's and region's.
+	layers := g.unknownLayers(at)
+	if at.trusted {
+		layers = g.trustedLayers(at)
+	}
+	for _, l := range layers {
 		res, err := g.store.Allow(ctx, l.key, l.limit)
 		if err != nil {
 			return Decision{}, err
+		}
+		if !res.Allowed && l.layer == LayerAddress {
+			earned, ok, err := g.earnedAllow(ctx, at)
+			if err != nil {
+				return Decision{}, err
+			}
+			if ok && (earned.Allowed || earned.RetryAfter < res.RetryAfter) {
+				res = earned
+			}
 		}
 		d.Shared = d.Shared && res.Shared
 		if !res.Allowed {
@@ -250,6 +273,9 @@ func (g *Guard) Check(ctx context.Context, a Attempt) (Decision, error) {
 	}
 	needChallenge := at.policy.ChallengeAfter > 0 && sig.lane.Failures >= at.policy.ChallengeAfter
 	challengeLayer := LayerAccount
+	if at.trusted && sig.trustedFailures != "" && !needChallenge {
+		needChallenge, challengeLayer = true, sig.trustedFailures
+	}
 	if !at.trusted {
 		d.Risk = g.score(sig, at)
 		if d.Risk >= g.cfg.Risk.BlockScore {
@@ -413,6 +439,14 @@ func (g *Guard) Record(ctx context.Context, a Attempt, success bool) error {
 			ops = append(ops, ratelimit.PFAdd(g.keys.sprayAccounts(at.fingerprint), at.account, det.Window))
 		}
 	}
+	if !success && at.trusted {
+		ops = append(ops, g.trustedFailureOps(at)...)
+	}
+	factor := a.Factor
+	if factor == "" {
+		factor = "password"
+	}
+	ops = append(ops, g.sharedRecordOps(at, factor, success)...)
 	fail := int64(1)
 	if success {
 		fail = 0

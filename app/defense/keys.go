@@ -80,6 +80,10 @@ func (k keys) netLimit(class string, n netip.Prefix) string {
 	return k.prefix + "lim:n:" + class + ":" + n.String()
 }
 func (k keys) globalLimit(class string) string   { return k.prefix + "lim:g:" + class }
+func (k keys) deviceLimit(device string) string  { return k.prefix + "lim:d:" + device }
+func (k keys) personLimit(person string) string  { return k.prefix + "lim:p:" + person }
+func (k keys) earnedLimit(ip netip.Addr) string  { return k.prefix + "lim:e:" + ip.String() }
+func (k keys) withdrawn(host string) string      { return k.prefix + "shw:" + host }
 func (k keys) lanes(acct string) string          { return k.prefix + "acct:" + acct }
 func (k keys) history(ip netip.Addr) string      { return k.prefix + "good:" + ip.String() }
 func (k keys) addrAccounts(ip netip.Addr) string { return k.prefix + "hll:a:" + ip.String() }
@@ -89,6 +93,55 @@ func (k keys) netStats(n netip.Prefix) string    { return k.prefix + "st:n:" + n
 func (k keys) mode() string                      { return k.prefix + "mode" }
 func (k keys) autoMode() string                  { return k.prefix + "mode:auto" }
 func (k keys) challenge(id string) string        { return k.prefix + "ch:" + id }
+
+// person is the opaque id of an account whatever the factor (its trusted
+// devices' limit, the distinct successes of an address).
+func (k keys) person(accountKey string) string { return k.account("", accountKey) }
+
+// device is the opaque id of one of an account's devices.
+func (k keys) device(person, device string) string {
+	return hex.EncodeToString(mac(k.acct, []byte("device"), []byte{0}, []byte(person), []byte{0}, []byte(device))[:16])
+}
+
+// host is what the shared-address reputation is kept for: an IPv4 address,
+// or an IPv6 address's /64 (one subscriber's network).
+func host(ip netip.Addr) string {
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
+}
+
+// successAccounts counts the distinct accounts that logged in from a host
+// in window idx.
+func (k keys) successAccounts(host string, idx int64) string {
+	return k.prefix + "hll:s:" + host + ":" + strconv.FormatInt(idx, 10)
+}
+
+// hostStats are a host's unknown-device attempts and failures in window idx.
+func (k keys) hostStats(host string, idx int64) string {
+	return k.prefix + "st:h:" + host + ":" + strconv.FormatInt(idx, 10)
+}
+
+// trustedFailures counts trusted-device failures from an address ("a") or
+// subnet ("n") in window idx.
+func (k keys) trustedFailures(kind, id string, idx int64) string {
+	return k.prefix + "st:tf:" + kind + ":" + id + ":" + strconv.FormatInt(idx, 10)
+}
+
+// windowAt is the index of the window of length w holding t, and how much
+// of it has passed (0 to 1).
+func windowAt(t time.Time, w time.Duration) (idx int64, elapsed float64) {
+	n := t.UnixNano()
+	return n / int64(w), float64(n%int64(w)) / float64(w)
+}
+
+// slide estimates a count over the last window from the current and the
+// previous window's counts (the previous weighs what of it is still in).
+func slide(cur, prev int64, elapsed float64) float64 {
+	return float64(cur) + float64(prev)*(1-elapsed)
+}
 
 // globalStats is the region's attempt statistics for the window holding t.
 func (k keys) globalStats(t time.Time, window time.Duration) string {

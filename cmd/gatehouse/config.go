@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-id/gatehouse/app/defense"
 )
 
 // Config is Gatehouse's whole configuration, parsed once at start from a
@@ -96,6 +98,9 @@ type Config struct {
 		// GlobalPerSecond overrides the region's limit for unknown devices
 		// (default: the measured hashing capacity, burst one second's worth).
 		GlobalPerSecond int
+		// SharedRanges are known shared ranges with their own budget
+		// (shared_ranges.go); PerMinute 0 is the default for bare CIDRs.
+		SharedRanges []defense.SharedRange
 	}
 	Residency struct {
 		// Rules map a country hint to a home region: "DE=europe-west1,…".
@@ -226,6 +231,7 @@ func settings() []setting {
 		integer("defense.lock_after", "GATEHOUSE_DEFENSE_LOCK_AFTER", func(c *Config) *int { return &c.Defense.LockAfter }),
 		integer("defense.address_per_minute", "GATEHOUSE_DEFENSE_ADDRESS_PER_MINUTE", func(c *Config) *int { return &c.Defense.AddressPerMinute }),
 		integer("defense.global_per_second", "GATEHOUSE_DEFENSE_GLOBAL_PER_SECOND", func(c *Config) *int { return &c.Defense.GlobalPerSecond }),
+		sharedRangesSetting(),
 		{
 			yaml: "residency.rules", env: "GATEHOUSE_RESIDENCY_RULES", help: "country=region,… for sign-ups",
 			set: func(c *Config, v string) error {

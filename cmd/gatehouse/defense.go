@@ -69,6 +69,7 @@ func newGuard(cfg *Config, rdb redis.UniversalClient, ring *keys.Ring, m *metric
 		n := max(10, int(math.Ceil(hashesPerSecond)))
 		dc.Unknown.Global = ratelimit.PerSecond(n, n)
 	}
+	dc.Shared.Ranges = sharedRanges(cfg, dc)
 	logger.Info("login defense", "unknown_device_global_per_second", dc.Unknown.Global.Rate, "hashes_per_second", math.Round(hashesPerSecond))
 	if err := dc.Validate(); err != nil {
 		return nil, &configError{key: "GATEHOUSE_DEFENSE_*", msg: err.Error()}

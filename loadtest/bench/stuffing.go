@@ -91,15 +91,23 @@ type stuffingPlan struct {
 	keyPrefix   string // GATEHOUSE_DEFENSE_KEY_PREFIX of the stuffing server
 	quick       bool
 	redisURL    string
+	// shared is set for the shared-address phase (shared_address.go).
+	shared *sharedAddressPlan
 }
 
 // measureStuffing runs the phase and prints its figures.
 func measureStuffing(ctx context.Context, cfg benchConfig, rep *reporter, base serverSetup) (err error) {
-	o := stuffingOpts
-	if !*o.enabled {
+	if !*stuffingOpts.enabled {
 		rep.comment("stuffing: skipped (-stuffing=false)")
 		return nil
 	}
+	return stuffingPhase(ctx, cfg, rep, base, nil)
+}
+
+// stuffingPhase runs the stuffing burst, or its shared-address variant
+// when shared is set, and prints the figures.
+func stuffingPhase(ctx context.Context, cfg benchConfig, rep *reporter, base serverSetup, shared *sharedAddressPlan) (err error) {
+	o := stuffingOpts
 	began := time.Now()
 	plan := stuffingPlan{
 		argon2:      argon2Params{memoryKiB: uint32(*o.memoryKiB), iterations: uint32(*o.iterations), parallelism: cfg.argon2.parallelism},
@@ -112,6 +120,7 @@ func measureStuffing(ctx context.Context, cfg benchConfig, rep *reporter, base s
 		runID:       randomHex(4),
 		quick:       cfg.quick,
 		redisURL:    *o.redisURL,
+		shared:      shared,
 	}
 	plan.keyPrefix = "gh:def:bench-" + plan.runID + ":"
 	if plan.addresses <= 0 {
@@ -197,7 +206,7 @@ func measureStuffing(ctx context.Context, cfg benchConfig, rep *reporter, base s
 		return errors.Join(err, server.alive())
 	}
 	res.report(rep, plan)
-	rep.comment("stuffing: phase took %.1fs", time.Since(began).Seconds())
+	rep.comment("%s: phase took %.1fs", plan.phaseName(), time.Since(began).Seconds())
 	return server.alive()
 }
 
@@ -302,6 +311,11 @@ func runStuffing(ctx context.Context, plan stuffingPlan, cores int, control *api
 	leaked := leakedList(rng, plan, victims, users)
 	addrs, subnets, v6 := attackAddresses(rng, plan.addresses)
 	res.distinctAddrs, res.subnets, res.v6Addrs = len(addrs), subnets, v6
+	if plan.shared != nil {
+		// Everyone returns from behind one address, and a share of the
+		// attack comes from it too.
+		addrs, res.fromShared = plan.shared.mix(rng, users, addrs, len(leaked))
+	}
 
 	slog.Info("stuffing: baseline (legit only)", "rate", plainNumber(plan.legitRate), "window", plan.baseline)
 	res.baseline = runLegit(ctx, legitClient, users, &mu, plan.legitRate, plan.baseline)

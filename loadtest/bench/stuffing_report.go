@@ -153,9 +153,13 @@ func (r *stuffingResult) report(rep *reporter, plan stuffingPlan) {
 	if n := len(r.during.outcomes) + r.during.dropped; n > 0 {
 		successRatio = float64(dOK) / float64(n) // a dropped arrival (none expected) counts as a failure
 	}
-	rep.figure("stuffing_legit_success_ratio", successRatio, "ratio")
-	rep.figure("stuffing_legit_p95_ratio", r.during.p95().Seconds()/r.baseline.p95().Seconds(), "ratio")
-	rep.figure("stuffing_attack_hash_ratio", r.attackHashes()/float64(max(a.requests, 1)), "ratio")
+	if plan.shared != nil {
+		plan.shared.report(rep, r, successRatio)
+	} else {
+		rep.figure("stuffing_legit_success_ratio", successRatio, "ratio")
+		rep.figure("stuffing_legit_p95_ratio", r.during.p95().Seconds()/r.baseline.p95().Seconds(), "ratio")
+		rep.figure("stuffing_attack_hash_ratio", r.attackHashes()/float64(max(a.requests, 1)), "ratio")
+	}
 	if r.dropped > r.attempts/100 {
 		rep.problems = append(rep.problems, fmt.Sprintf("stuffing: %d of %d attack arrivals dropped: %d requests were in flight (the server answered slower than %d / attack rate); the attack rate was not reached",
 			r.dropped, r.attempts+r.dropped, plan.maxInflight, plan.maxInflight))

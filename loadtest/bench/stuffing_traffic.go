@@ -353,4 +353,5 @@ type stuffingResult struct {
 	before, after          promSample
 	distinctAddrs, subnets int
 	v6Addrs                int
+	fromShared             int // attack attempts from the shared address (shared-address phase)
 }
