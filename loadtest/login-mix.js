@@ -1,0 +1,86 @@
+// Gatehouse login mix (k6 ≥ v1): password logins, a share of them with TOTP
+// as second factor (401 mfa_required → POST /v1/login/mfa), at a steady rate.
+//
+//   make k6-login-mix                       # against `make run`, with a report
+//   k6 run -e BASE_URL=http://127.0.0.1:8080 -e RATE=5 loadtest/login-mix.js
+//
+// Knobs: RATE (logins/s, 4), DURATION (s, 30), MFA_SHARE (0.3), USERS (plain
+// accounts, 20). MFA accounts: enough that none logs in twice within one
+// 30-second TOTP step (codes are single-use). Thresholds: login success ≥ 99 %,
+// p95 of a whole login (both steps) ≤ 1.5 s.
+import exec from "k6/execution";
+import { Rate, Trend } from "k6/metrics";
+import { BASE_URL, num, post, json, runId, signUp, totp } from "./lib.js";
+
+const RATE = num("RATE", 4);
+const DURATION = num("DURATION", 30);
+const MFA_SHARE = num("MFA_SHARE", 0.3);
+const USERS = num("USERS", 20);
+const MFA_USERS = Math.max(1, Math.ceil(31 * RATE * MFA_SHARE) + 1);
+
+const loginOK = new Rate("login_success");
+const loginTime = new Trend("login_duration", true);
+
+export const options = {
+  setupTimeout: "10m",
+  scenarios: {
+    logins: {
+      executor: "constant-arrival-rate", exec: "login", rate: RATE, timeUnit: "1s",
+      duration: `${DURATION}s`, preAllocatedVUs: Math.max(4, 2 * RATE), maxVUs: 50 * RATE,
+    },
+  },
+  thresholds: {
+    login_success: ["rate>=0.99"],
+    "login_duration{mfa:true}": ["p(95)<=1500"],
+    "login_duration{mfa:false}": ["p(95)<=1500"],
+  },
+};
+
+const password = (run, kind, i) => `Mix-${run}-${kind}-${i}-correct-horse`;
+const email = (run, kind, i) => `mix-${kind}-${run}-${i}@load.example`;
+
+export function setup() {
+  const run = runId();
+  for (let i = 0; i < USERS; i++) signUp(BASE_URL, email(run, "plain", i), password(run, "plain", i));
+  const secrets = [];
+  for (let i = 0; i < MFA_USERS; i++) {
+    const e = email(run, "mfa", i);
+    const p = password(run, "mfa", i);
+    signUp(BASE_URL, e, p);
+    const tok = json(post(`${BASE_URL}/v1/login`, { email: e, password: p })).access_token;
+    const auth = { headers: { "Content-Type": "application/json", Authorization: `Bearer ${tok}` } };
+    const secret = json(post(`${BASE_URL}/v1/mfa/totp`, {}, auth)).secret;
+    const res = post(`${BASE_URL}/v1/mfa/totp/confirm`, { code: totp(secret) }, auth);
+    if (res.status !== 204) throw new Error(`TOTP enrolment of ${e}: HTTP ${res.status} ${res.body}`);
+    secrets.push(secret);
+  }
+  // Enrolment used each secret's current code: start the test in the next step.
+  return { run, secrets };
+}
+
+export function login(data) {
+  const i = exec.scenario.iterationInTest;
+  const mfa = (i * 0.6180339887) % 1 < MFA_SHARE;
+  const t0 = Date.now();
+  let ok = false;
+  if (!mfa) {
+    const u = i % USERS;
+    ok = post(`${BASE_URL}/v1/login`, { email: email(data.run, "plain", u), password: password(data.run, "plain", u) }).status === 200;
+  } else {
+    const u = Math.floor(i * MFA_SHARE) % data.secrets.length;
+    const first = post(`${BASE_URL}/v1/login`, { email: email(data.run, "mfa", u), password: password(data.run, "mfa", u) });
+    const body = json(first);
+    if (first.status === 401 && body.error === "mfa_required") {
+      const res = post(`${BASE_URL}/v1/login/mfa`, { mfa_token: body.mfa_token, totp_code: totp(data.secrets[u]) });
+      ok = res.status === 200;
+    }
+  }
+  loginOK.add(ok, { mfa: String(mfa) });
+  loginTime.add(Date.now() - t0, { mfa: String(mfa) });
+}
+
+export function handleSummary(data) {
+  const out = { stdout: `login-mix: ${JSON.stringify(data.metrics.login_success ? data.metrics.login_success.values : {})}\n` };
+  if (__ENV.SUMMARY_JSON) out[__ENV.SUMMARY_JSON] = JSON.stringify(data, null, 2);
+  return out;
+}
