@@ -94,35 +94,44 @@ func rulesAlerts(t *testing.T, dir string) map[string]bool {
 		}
 		dec := yaml.NewDecoder(bytes.NewReader(raw))
 		for {
-			var doc struct {
-				Groups []struct {
-					Rules []struct {
-						Alert string `yaml:"alert"`
-					} `yaml:"rules"`
-				} `yaml:"groups"`
-				Spec struct { // a PrometheusRule object
-					Groups []struct {
-						Rules []struct {
-							Alert string `yaml:"alert"`
-						} `yaml:"rules"`
-					} `yaml:"groups"`
-				} `yaml:"spec"`
-			}
+			var doc any
 			if err := dec.Decode(&doc); err == io.EOF {
 				break
 			} else if err != nil {
 				t.Fatalf("%s: %v", f, err)
 			}
-			for _, g := range append(doc.Groups, doc.Spec.Groups...) {
-				for _, r := range g.Rules {
-					if r.Alert != "" {
-						alerts[r.Alert] = true
+			collectAlerts(doc, alerts)
+		}
+	}
+	return alerts
+}
+
+// collectAlerts finds groups: → rules: → alert: anywhere in a YAML document
+// (a plain rule file, or a PrometheusRule object's spec).
+func collectAlerts(node any, alerts map[string]bool) {
+	switch n := node.(type) {
+	case map[string]any:
+		if groups, ok := n["groups"].([]any); ok {
+			for _, g := range groups {
+				gm, _ := g.(map[string]any)
+				rules, _ := gm["rules"].([]any)
+				for _, r := range rules {
+					if rm, ok := r.(map[string]any); ok {
+						if name, ok := rm["alert"].(string); ok && name != "" {
+							alerts[name] = true
+						}
 					}
 				}
 			}
 		}
+		for _, v := range n {
+			collectAlerts(v, alerts)
+		}
+	case []any:
+		for _, v := range n {
+			collectAlerts(v, alerts)
+		}
 	}
-	return alerts
 }
 
 func TestRunbookParsing(t *testing.T) {
@@ -140,8 +149,9 @@ func TestRunbookParsing(t *testing.T) {
 		t.Errorf("metrics %v targets %v alerts %v", r.metrics, r.targets, r.alerts)
 	}
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte("groups:\n- name: g\n  rules:\n  - alert: GatehouseX\n    expr: up == 0\n"), 0o644)
-	if got := rulesAlerts(t, dir); !got["GatehouseX"] || len(got) != 1 {
+	os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte("groups:\n- name: g\n  rules:\n  - alert: GatehouseX\n    expr: up == 0\n  - record: x:y\n    expr: up\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "operator.yml"), []byte("apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nspec:\n  groups:\n  - name: h\n    rules:\n    - alert: GatehouseY\n---\n- a list\n"), 0o644)
+	if got := rulesAlerts(t, dir); !got["GatehouseX"] || !got["GatehouseY"] || len(got) != 2 {
 		t.Errorf("rules: %v", got)
 	}
 }
