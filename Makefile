@@ -20,7 +20,7 @@ DEV_ENV := \
 	GATEHOUSE_OUTBOX_SENDER=console \
 	GATEHOUSE_LOG_FORMAT=text
 
-.PHONY: all build run run-regions services test test-race lint bench fuzz clean
+.PHONY: all build run run-regions services test test-race lint bench fuzz clean deploy-check image
 
 all: build
 
@@ -41,7 +41,7 @@ run-regions: build services
 	@bash regions/run-local.sh
 
 # Every test, including the fuzz seeds, against the real services.
-test: services
+test: services deploy-check
 	$(GO) test -count=1 -timeout 20m ./...
 
 test-race: services
@@ -60,6 +60,24 @@ fuzz:
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# k8s overlays (kustomize, strict decoding, Deployment checks), tflint and
+# the module-call check on terraform/, the static binary; installs tflint and
+# k6 with `go install` when missing. See deploy/check.sh.
+deploy-check:
+	@GO=$(GO) bash deploy/check.sh
+
+# The container image (needs Docker).
+IMAGE ?= gatehouse:$(VERSION)
+image:
+	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
+
+# `make k6-<suite>` runs loadtest/<suite>.js against `make run`'s server on
+# 127.0.0.1 and writes its report (summary JSON, PNG plots) under
+# loadtest/reports/<suite>-<time>/; K6_ARGS passes more flags, e.g.
+# K6_ARGS='-e ARGON2_CAPACITY=12'. Installs k6 when missing.
+k6-%: build services
+	@GO=$(GO) bash loadtest/k6.sh $*
 
 bench: build services
 	$(GO) run ./loadtest/bench

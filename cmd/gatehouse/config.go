@@ -49,6 +49,10 @@ type Config struct {
 		TransitMount string
 		PepperKey    string
 		SigningKey   string
+		// Auth is how the server gets its token: "token" (VAULT_TOKEN),
+		// "kubernetes" (Role, JWTFile) or "approle" (RoleID, SecretIDFile);
+		// AuthMount defaults to the method's name.
+		Auth, AuthMount, Role, JWTFile, RoleID, SecretIDFile string
 	}
 	Argon2 struct {
 		MemoryKiB   uint32
@@ -182,6 +186,12 @@ func settings() []setting {
 		str("vault.transit_mount", "GATEHOUSE_VAULT_TRANSIT_MOUNT", "Transit mount", func(c *Config) *string { return &c.Vault.TransitMount }),
 		str("vault.pepper_key", "GATEHOUSE_VAULT_PEPPER_KEY", "Transit key of the pepper", func(c *Config) *string { return &c.Vault.PepperKey }),
 		str("vault.signing_key", "GATEHOUSE_VAULT_SIGNING_KEY", "Transit key of the token signatures", func(c *Config) *string { return &c.Vault.SigningKey }),
+		str("vault.auth", "GATEHOUSE_VAULT_AUTH", "token, kubernetes or approle", func(c *Config) *string { return &c.Vault.Auth }),
+		str("vault.auth_mount", "GATEHOUSE_VAULT_AUTH_MOUNT", "mount of the Vault auth method", func(c *Config) *string { return &c.Vault.AuthMount }),
+		str("vault.role", "GATEHOUSE_VAULT_ROLE", "Vault Kubernetes auth role", func(c *Config) *string { return &c.Vault.Role }),
+		str("vault.jwt_file", "GATEHOUSE_VAULT_JWT_FILE", "service-account token file", func(c *Config) *string { return &c.Vault.JWTFile }),
+		str("vault.role_id", "GATEHOUSE_VAULT_ROLE_ID", "Vault AppRole role id", func(c *Config) *string { return &c.Vault.RoleID }),
+		str("vault.secret_id_file", "GATEHOUSE_VAULT_SECRET_ID_FILE", "file holding the AppRole secret id", func(c *Config) *string { return &c.Vault.SecretIDFile }),
 		uint32s("argon2.memory_kib", "GATEHOUSE_ARGON2_MEMORY_KIB", func(c *Config) *uint32 { return &c.Argon2.MemoryKiB }),
 		uint32s("argon2.iterations", "GATEHOUSE_ARGON2_ITERATIONS", func(c *Config) *uint32 { return &c.Argon2.Iterations }),
 		{
@@ -281,6 +291,8 @@ func defaultConfig() Config {
 	c.Vault.TransitMount = "transit"
 	c.Vault.PepperKey = "gatehouse-pepper"
 	c.Vault.SigningKey = "gatehouse-signing"
+	c.Vault.Auth = "token"
+	c.Vault.JWTFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 	c.Argon2.MemoryKiB = 64 * 1024
 	c.Argon2.Iterations = 3
 	c.Argon2.Parallelism = 1
@@ -414,8 +426,8 @@ func (c *Config) validate(need needs) error {
 	}
 	switch c.Keys.Source {
 	case "vault":
-		if need&(needServer|needKeys) != 0 && (c.Vault.Addr == "" || c.Vault.Token == "") {
-			return bad("vault.addr", "GATEHOUSE_KEYS=vault needs VAULT_ADDR and VAULT_TOKEN")
+		if err := c.checkVaultAuth(need); err != nil {
+			return err
 		}
 	case "local":
 		if need&(needServer|needKeys) != 0 && c.Keys.LocalDir == "" {

@@ -26,6 +26,10 @@ func newKeySource(cfg *Config) (keySource, error) {
 		src, err := transit.New(transit.Config{
 			Address: cfg.Vault.Addr, Token: cfg.Vault.Token, Mount: cfg.Vault.TransitMount,
 			PepperKey: cfg.Vault.PepperKey, SigningKey: cfg.Vault.SigningKey,
+			Auth: transit.Auth{
+				Method: cfg.Vault.Auth, Mount: cfg.Vault.AuthMount, Role: cfg.Vault.Role,
+				JWTFile: cfg.Vault.JWTFile, RoleID: cfg.Vault.RoleID, SecretIDFile: cfg.Vault.SecretIDFile,
+			},
 		})
 		if err != nil {
 			return nil, &configError{key: "VAULT_ADDR", msg: err.Error()}

@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -30,7 +31,7 @@ func main() {
 
 // exitCode prints err and maps it to the process's exit status.
 func exitCode(err error, stderr io.Writer) int {
-	if err == nil {
+	if err == nil || errors.Is(err, flag.ErrHelp) { // --help printed the usage
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "gatehouse:", err)

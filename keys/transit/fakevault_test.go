@@ -28,7 +28,19 @@ import (
 //	PUT|POST /v1/{mount}/keys/{name}/rotate          rotate: 400 "key not found" if absent
 //	GET      /v1/{mount}/export/{key_type}/{name}    export every version: {"name","type","keys":{"1":…}}
 //
-// Every request must carry X-Vault-Token, else 403 {"errors":["permission denied"]}.
+// and the auth endpoints a server without a static token uses (api-docs/auth/kubernetes,
+// api-docs/auth/approle, api-docs/auth/token), answering with Vault's "auth" envelope:
+//
+//	POST     /v1/auth/kubernetes/login   {"role","jwt"}: 400 "invalid role name" for an
+//	                                     unknown role, 403 "permission denied" for a JWT the
+//	                                     role does not bind
+//	POST     /v1/auth/approle/login      {"role_id","secret_id"}: 400 "invalid role or secret ID"
+//	POST|PUT /v1/auth/token/renew-self   {"increment"?}: the same token with a fresh lease
+//
+// Every other request must carry X-Vault-Token (the static token, or a live token a login
+// issued), else 403 {"errors":["permission denied"]}. Issued tokens expire after their
+// lease by the fake's clock, and revoke() kills one as `vault token revoke` would. down()
+// makes every request answer 503 as a sealed Vault does.
 // Keys are real: random HMAC keys and P-256 keys, exported as Vault does
 // (base64 for hmac-key; trimmed SEC 1 "EC PRIVATE KEY" PEM for signing-key).
 type fakeVault struct {
@@ -41,6 +53,20 @@ type fakeVault struct {
 	keys     map[string]*fakeKey
 	requests []string // "METHOD path" of every request
 	pkcs8    bool     // export signing keys as PKCS #8 instead of SEC 1
+
+	now      func() time.Time
+	lease    time.Duration         // lease of issued tokens
+	issued   map[string]*fakeToken // tokens from logins
+	k8sRoles map[string]string     // Kubernetes role → the service-account JWT it binds
+	appRoles map[string]string     // AppRole role_id → secret_id
+	logins   int                   // successful logins
+	renewals int                   // successful renew-self calls
+	sealed   bool                  // answer 503 to everything
+}
+
+type fakeToken struct {
+	expires time.Time
+	revoked bool
 }
 
 type fakeKey struct {
@@ -63,7 +89,9 @@ type fakeVersion struct {
 }
 
 func newFakeVault(t testing.TB, token string) *fakeVault {
-	f := &fakeVault{t: t, token: token, mount: "transit", keys: map[string]*fakeKey{}}
+	f := &fakeVault{t: t, token: token, mount: "transit", keys: map[string]*fakeKey{},
+		now: time.Now, lease: time.Hour, issued: map[string]*fakeToken{},
+		k8sRoles: map[string]string{}, appRoles: map[string]string{}}
 	f.srv = httptest.NewServer(f)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -151,7 +179,14 @@ func (f *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	f.requests = append(f.requests, r.Method+" "+r.URL.Path)
 
-	if r.Header.Get("X-Vault-Token") != f.token {
+	if f.sealed {
+		writeErrors(w, http.StatusServiceUnavailable, "Vault is sealed")
+		return
+	}
+	if f.serveAuth(w, r) {
+		return
+	}
+	if !f.tokenValid(r.Header.Get("X-Vault-Token")) {
 		writeErrors(w, http.StatusForbidden, "permission denied")
 		return
 	}

@@ -14,7 +14,13 @@
 // raising that in Vault (vault write transit/keys/NAME/config
 // min_decryption_version=N) is how old versions are retired.
 //
-// Nothing here logs, and no error quotes key material.
+// The token is static (VAULT_TOKEN, for development or behind a Vault Agent)
+// or comes from a login with Vault's Kubernetes auth method (the pod's
+// service-account token and a role) or AppRole; such a token is renewed once
+// half its lease has passed and replaced by a fresh login when Vault refuses
+// it (auth.go).
+//
+// Nothing here logs, and no error quotes key material or credentials.
 package transit
 
 import (
@@ -66,6 +72,11 @@ type Config struct {
 	PepperKey, SigningKey string
 	// Timeout bounds each request to Vault; default 10s.
 	Timeout time.Duration
+	// Auth is how the token is obtained; the zero value uses Token. With
+	// Kubernetes or AppRole auth, Token is ignored.
+	Auth Auth
+	// Now is the clock for the token's lease; default time.Now.
+	Now func() time.Time
 }
 
 // Source reads and administers Gatehouse's keys in Vault Transit. It is safe
@@ -76,6 +87,7 @@ type Source struct {
 	mount      string
 	pepperKey  string
 	signingKey string
+	session    *session // nil with a static token
 }
 
 var _ keys.Source = (*Source)(nil)
@@ -126,19 +138,31 @@ func New(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transit: Vault client: %w", err)
 	}
+	if err := cfg.Auth.validate(); err != nil {
+		return nil, err
+	}
+	src := &Source{
+		client:     client,
+		addr:       client.Address(),
+		mount:      mount,
+		pepperKey:  cfg.PepperKey,
+		signingKey: cfg.SigningKey,
+	}
+	if cfg.Auth.Method != AuthToken {
+		if cfg.Now == nil {
+			cfg.Now = time.Now
+		}
+		client.ClearToken() // never VAULT_TOKEN from the environment
+		src.session = &session{auth: cfg.Auth, client: client, now: cfg.Now}
+		return src, nil
+	}
 	if cfg.Token != "" {
 		client.SetToken(cfg.Token)
 	}
 	if client.Token() == "" {
 		return nil, errors.New("transit: no Vault token (set it in the configuration or VAULT_TOKEN)")
 	}
-	return &Source{
-		client:     client,
-		addr:       client.Address(),
-		mount:      mount,
-		pepperKey:  cfg.PepperKey,
-		signingKey: cfg.SigningKey,
-	}, nil
+	return src, nil
 }
 
 // chain describes one of the two Transit keys.
@@ -206,7 +230,7 @@ func (s *Source) export(ctx context.Context, c chain) (map[int]string, error) {
 		return nil, err
 	}
 	path := s.path("export", c.exportType, c.name)
-	secret, err := s.client.Logical().ReadWithContext(ctx, path)
+	secret, err := s.read(ctx, path)
 	if err != nil {
 		return nil, s.vaultError("read", path, err)
 	}
@@ -262,7 +286,7 @@ type keyInfo struct {
 // readKey returns nil, nil when the key does not exist.
 func (s *Source) readKey(ctx context.Context, name string) (*keyInfo, error) {
 	path := s.path("keys", name)
-	secret, err := s.client.Logical().ReadWithContext(ctx, path)
+	secret, err := s.read(ctx, path)
 	if err != nil {
 		return nil, s.vaultError("read", path, err)
 	}
@@ -353,7 +377,7 @@ func (s *Source) ensure(ctx context.Context, c chain) error {
 			body["key_size"] = PepperKeySize
 		}
 		path := s.path("keys", c.name)
-		secret, err := s.client.Logical().WriteWithContext(ctx, path, body)
+		secret, err := s.write(ctx, path, body)
 		if err != nil {
 			return s.vaultError("write", path, err)
 		}
@@ -394,7 +418,7 @@ func (s *Source) Rotate(ctx context.Context, p keys.Purpose) error {
 		return err
 	}
 	path := s.path("keys", c.name, "rotate")
-	if _, err := s.client.Logical().WriteWithContext(ctx, path, nil); err != nil {
+	if _, err := s.write(ctx, path, nil); err != nil {
 		return s.vaultError("write", path, err)
 	}
 	return nil
@@ -410,7 +434,7 @@ var ErrPermissionDenied = errors.New("permission denied")
 
 // Error is a failed request to Vault. It never holds key material.
 type Error struct {
-	Op      string   // "read" or "write"
+	Op      string   // "read", "write" or "login"
 	Path    string   // e.g. "transit/export/hmac-key/gatehouse-pepper"
 	Address string   // Vault's address
 	Status  int      // HTTP status; 0 if Vault was not reached
@@ -424,6 +448,8 @@ func (e *Error) Error() string {
 		msg = "no details"
 	}
 	switch {
+	case e.Status == 403 && e.Op == "login":
+		return fmt.Sprintf("transit: Vault refused the login at %s (HTTP 403: %s): check the role and its bound service account, namespace or AppRole credentials", e.Path, msg)
 	case e.Status == 403:
 		return fmt.Sprintf("transit: Vault denied the %s of %s (HTTP 403: %s): the token is invalid or expired, or its policy lacks this path "+
 			"(the server needs gatehouse-policy.hcl, `gatehouse keys init` and `rotate` need gatehouse-admin-policy.hcl)", e.Op, e.Path, msg)
