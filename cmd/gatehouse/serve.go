@@ -62,7 +62,7 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 	if cfg.Outbox.Sender == "console" {
 		go outbox.NewDispatcher(db, outbox.NewConsole(std.out), cfg.Region, time.Second, logger, time.Now).Run(ctx)
 	}
-	fwd, err := newForwarding(cfg, topo, m, logger)
+	fwd, err := newForwarding(cfg, topo, rdb, m, logger)
 	if err != nil {
 		return err
 	}
