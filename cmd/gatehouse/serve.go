@@ -54,7 +54,13 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 		return err
 	}
 	go ring.Run(ctx, cfg.Keys.RefreshInterval)
-	svc, guard, err := newAuthService(ctx, cfg, db, rdb, ring, m, logger)
+	revocations, closeRemotes, err := newRevocations(cfg, topo, db, rdb, m, logger)
+	if err != nil {
+		return err
+	}
+	defer closeRemotes()
+	go revocations.Run(ctx)
+	svc, guard, err := newAuthService(ctx, cfg, db, rdb, revocations, ring, m, logger)
 	if err != nil {
 		return err
 	}
