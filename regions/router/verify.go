@@ -73,8 +73,8 @@ type VerifierConfig struct {
 	// every instance of the region shares; when it fails, forwarded
 	// requests are refused (ErrReplayUnavailable), never accepted unchecked.
 	Replay ReplayStore
-	Logger         *slog.Logger     // nil: slog.Default()
-	Now            func() time.Time // nil: time.Now
+	Logger *slog.Logger     // nil: slog.Default()
+	Now    func() time.Time // nil: time.Now
 }
 
 // Verifier authenticates forwarded requests on the home region's side. It
