@@ -34,6 +34,10 @@ type Forwarding interface {
 	// request is refused. ambiguous reports that the region got the
 	// request and may be executing it still (it timed out after sending).
 	Forward(w http.ResponseWriter, r *http.Request, region, clientAddr string, body []byte) (handled, ambiguous bool, err error)
+	// PseudoHome is the region an email address without an account is
+	// routed to (a keyed hash of the normalised address), so that it is
+	// answered exactly like an address homed there.
+	PseudoHome(normalisedEmail string) string
 }
 
 var (
@@ -155,16 +159,29 @@ func TrustedPeer(trusted []netip.Prefix) func(*http.Request) bool {
 	}
 }
 
-// homeFromEmail routes by the email in a JSON body (login, reset).
+// homeFromEmail routes by the email in a JSON body (login, reset). An
+// address without an account goes to its pseudo-home region, so its answer
+// has the headers and the inter-region hops of an address homed there.
+// Every answer of these endpoints carries Gatehouse-Entry-Region (set here
+// for one served where it landed; a forwarded answer gets it from the
+// router), so the set of headers never depends on where an address lives.
 func homeFromEmail(a *API, c echo.Context, body []byte) (string, error) {
+	c.Response().Header().Set(headerEntryRegion, a.Region)
 	var v struct {
 		Email string `json:"email"`
 	}
 	if json.Unmarshal(body, &v) != nil || v.Email == "" {
 		return "", nil
 	}
-	region, _, err := a.Auth.HomeRegionOf(c.Request().Context(), v.Email)
-	return region, err
+	region, ok, err := a.Auth.HomeRegionOf(c.Request().Context(), v.Email)
+	if err != nil || ok {
+		return region, err
+	}
+	addr, nerr := auth.NormaliseEmail(v.Email)
+	if nerr != nil {
+		addr = strings.ToLower(strings.TrimSpace(v.Email))
+	}
+	return a.Forwarding.PseudoHome(addr), nil
 }
 
 // homeFromResetToken routes by the region prefix of a reset token.

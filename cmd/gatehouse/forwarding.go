@@ -20,8 +20,15 @@ import (
 type regionForwarding struct {
 	verifier  *router.Verifier
 	forwarder *router.Forwarder
+	keys      router.Keys
+	topo      *regions.Topology
 	self      string
 	m         *metrics.Metrics
+}
+
+// PseudoHome routes an email address without an account (router.PseudoHome).
+func (rf regionForwarding) PseudoHome(normalisedEmail string) string {
+	return router.PseudoHome(rf.keys, rf.topo, normalisedEmail)
 }
 
 // Inbound verifies a forwarding header. A refused one is counted in
@@ -93,5 +100,5 @@ func newForwarding(cfg *Config, topo *regions.Topology, rdb redis.UniversalClien
 	for _, r := range topo.Regions {
 		m.Forwarded.WithLabelValues(r.Name, resultRefused)
 	}
-	return &regionForwarding{verifier: ver, forwarder: fwd, self: cfg.Region, m: m}, nil
+	return &regionForwarding{verifier: ver, forwarder: fwd, keys: keys, topo: topo, self: cfg.Region, m: m}, nil
 }

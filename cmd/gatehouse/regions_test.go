@@ -49,7 +49,19 @@ func freePort(t *testing.T) int {
 
 func startCluster(t *testing.T, oneWayDelay time.Duration) *cluster {
 	t.Helper()
-	base := testEnv(t)
+	return startClusterWith(t, oneWayDelay, clusterOptions{})
+}
+
+// clusterOptions changes a cluster: a Redis URL of its own for some
+// regions, and extra environment for every server.
+type clusterOptions struct {
+	redis map[string]string // region -> GATEHOUSE_REDIS_URL (and redis_url)
+	env   []string          // key, value, ...
+}
+
+func startClusterWith(t *testing.T, oneWayDelay time.Duration, opts clusterOptions) *cluster {
+	t.Helper()
+	base := with(testEnv(t), opts.env...)
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	c := &cluster{env: map[string]map[string]string{}, servers: map[string]*testServer{}, public: map[string]string{},
@@ -64,12 +76,16 @@ func startCluster(t *testing.T, oneWayDelay time.Duration) *cluster {
 		}
 		t.Cleanup(func() { proxy.Close() })
 		c.public[name] = fmt.Sprintf("http://127.0.0.1:%d", port)
-		fmt.Fprintf(&yaml, "  - {name: %s, public_url: %q, internal_url: %q, redis_url: \"redis://127.0.0.1:6379/%d\"}\n",
-			name, c.public[name], "http://"+proxy.Addr(), 7+i)
+		redisURL := fmt.Sprintf("redis://127.0.0.1:6379/%d", 7+i)
+		if u, ok := opts.redis[name]; ok {
+			redisURL = u
+		}
+		fmt.Fprintf(&yaml, "  - {name: %s, public_url: %q, internal_url: %q, redis_url: %q}\n",
+			name, c.public[name], "http://"+proxy.Addr(), redisURL)
 		c.env[name] = with(base,
 			"GATEHOUSE_REGION", name,
 			"GATEHOUSE_HTTP_ADDR", fmt.Sprintf("127.0.0.1:%d", port),
-			"GATEHOUSE_REDIS_URL", fmt.Sprintf("redis://127.0.0.1:6379/%d", 7+i),
+			"GATEHOUSE_REDIS_URL", redisURL,
 			"GATEHOUSE_FORWARDING_KEYS", c.keys,
 			"GATEHOUSE_RESIDENCY_RULES", "DE=europe-west1,IN=asia-south1",
 			"GATEHOUSE_FORWARDING_TIMEOUT", "2s")
