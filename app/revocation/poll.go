@@ -55,6 +55,8 @@ func (p *Propagator) Tick(ctx context.Context) error {
 func (p *Propagator) prime(ctx context.Context) error {
 	now := p.cfg.Now()
 	token := uuid.NewString()
+	// What this process marked before says nothing about this Redis now.
+	clear(p.seen)
 	if err := p.cfg.Local.BeginPriming(ctx, token); err != nil {
 		return err
 	}
