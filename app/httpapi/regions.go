@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse-id/gatehouse/app/auth"
+	"github.com/gatehouse-id/gatehouse/app/defense"
 	"github.com/gatehouse-id/gatehouse/app/errs"
 )
 
@@ -38,6 +39,8 @@ type Forwarding interface {
 	// routed to (a keyed hash of the normalised address), so that it is
 	// answered exactly like an address homed there.
 	PseudoHome(normalisedEmail string) string
+	// Regions is the number of regions in the topology.
+	Regions() int
 }
 
 var (
@@ -104,9 +107,10 @@ func (a *API) routed(resolve homeResolver, next echo.HandlerFunc) echo.HandlerFu
 			return &errs.Error{Kind: errs.KindUnavailable, Code: "home_region_unavailable",
 				Message: "the account's home region did not answer; retry", RetryAfter: 1e9, Err: ferr}
 		}
-		if ferr != nil {
-			a.Logger.WarnContext(req.Context(), "home region unreachable: serving here", "home_region", home, "error", ferr)
-		}
+		a.Logger.WarnContext(req.Context(), "home region unreachable: serving here", "home_region", home, "error", ferr)
+		// The account's budget lives in its home region's Redis: serving
+		// here, this region's own counters apply with a stricter budget.
+		c.SetRequest(req.WithContext(defense.WithFailoverBudget(req.Context(), a.Forwarding.Regions())))
 		return next(c)
 	}
 }

@@ -26,6 +26,9 @@ type regionForwarding struct {
 	m         *metrics.Metrics
 }
 
+// Regions is the number of regions in the topology.
+func (rf regionForwarding) Regions() int { return len(rf.topo.Regions) }
+
 // PseudoHome routes an email address without an account (router.PseudoHome).
 func (rf regionForwarding) PseudoHome(normalisedEmail string) string {
 	return router.PseudoHome(rf.keys, rf.topo, normalisedEmail)
