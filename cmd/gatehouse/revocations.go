@@ -29,7 +29,7 @@ func newRevocations(cfg *Config, topo *regions.Topology, db *store.DB, rdb redis
 		if r.Name == cfg.Region {
 			continue
 		}
-		c, err := cache.NewClient(r.RedisURL)
+		c, err := cache.NewRemoteClient(r.RedisURL)
 		if err != nil {
 			closeAll()
 			return nil, nil, &configError{key: "GATEHOUSE_REGIONS_FILE", msg: "region " + r.Name + ": redis_url: " + err.Error()}
