@@ -64,6 +64,7 @@ func (p *Propagator) prime(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	p.cursor = later(p.cursor, now)
 	ok, err := p.cfg.Local.FinishPriming(ctx, token)
 	if err != nil {
 		return err
@@ -84,6 +85,11 @@ func (p *Propagator) catchUp(ctx context.Context) error {
 		since = p.cursor.Add(-p.cfg.Overlap)
 	}
 	_, err := p.load(ctx, since, now, warm)
+	if err == nil {
+		// The next poll reaches Overlap before this one: rows committed
+		// late, or stamped by a server whose clock lags, are still found.
+		p.cursor = later(p.cursor, now)
+	}
 	for id, forget := range p.seen {
 		if now.After(forget) {
 			delete(p.seen, id)
@@ -138,4 +144,11 @@ func (p *Propagator) load(ctx context.Context, since, now time.Time, observe boo
 		}
 		since = last
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

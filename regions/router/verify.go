@@ -126,8 +126,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 // Verify reports whether r is a request forwarded by another region of the
 // topology, signed with a live key, unexpired, not replayed, and over
 // exactly this body. When it is not (no header, or a forged, expired,
-// replayed or mangled one) it returns false and the caller treats r as an
-// ordinary external request, ignoring the header.
+// replayed or mangled one) it returns false; a caller that serves external
+// requests must then refuse r when it carries the header at all (Check
+// tells the two apart).
 //
 // Call it once per request (the nonce is consumed) and keep the result
 // with WithForwarded.
