@@ -45,7 +45,9 @@ func (l *memLog) RevocationsSince(_ context.Context, since, now time.Time, limit
 	return out[:min(len(out), limit)], nil
 }
 
-func (l *memLog) DeleteExpiredRevocations(context.Context, time.Time, int) (int64, error) { return 0, nil }
+func (l *memLog) DeleteExpiredRevocations(context.Context, time.Time, int) (int64, error) {
+	return 0, nil
+}
 
 // downMarks is another region's Redis that cannot be reached.
 type downMarks struct{ calls int }
@@ -61,7 +63,7 @@ type counted struct {
 }
 
 func (c *counted) RevocationPropagated(time.Duration) { c.mu.Lock(); c.n++; c.mu.Unlock() }
-func (c *counted) get() int                            { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
+func (c *counted) get() int                           { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
 
 func redisSessions(t *testing.T) *cache.Sessions {
 	t.Helper()
