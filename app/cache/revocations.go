@@ -87,3 +87,29 @@ func (s *Sessions) AddMissing(ctx context.Context, revs []revocation.Revocation,
 	}
 	return fresh, nil
 }
+
+func (s *Sessions) pollerKey() string { return s.prefix + "{revstate}:poller" }
+
+// lead takes or renews the lease when it is free or already holder's.
+var lead = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0`)
+
+// Lead takes or renews, for ttl, the lease that makes holder the one
+// process of the region that polls the revocation table; false when
+// another process holds it.
+func (s *Sessions) Lead(ctx context.Context, holder string, ttl time.Duration) (bool, error) {
+	n, err := lead.Run(ctx, s.rdb, []string{s.pollerKey()}, holder, ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("cache: poller lease: %w", err)
+	}
+	return n == 1, nil
+}

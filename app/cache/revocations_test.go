@@ -107,3 +107,21 @@ func TestNoncesFirstUse(t *testing.T) {
 		t.Fatal("a dead Redis must refuse, not accept")
 	}
 }
+
+func TestPollerLease(t *testing.T) {
+	ctx := context.Background()
+	s := testClient(t)
+	if ok, err := s.Lead(ctx, "one", 300*time.Millisecond); !ok || err != nil {
+		t.Fatalf("first holder: %v %v", ok, err)
+	}
+	if ok, _ := s.Lead(ctx, "two", 300*time.Millisecond); ok {
+		t.Fatal("a second holder took a held lease")
+	}
+	if ok, _ := s.Lead(ctx, "one", 300*time.Millisecond); !ok {
+		t.Fatal("the holder could not renew")
+	}
+	time.Sleep(400 * time.Millisecond)
+	if ok, _ := s.Lead(ctx, "two", 300*time.Millisecond); !ok {
+		t.Fatal("an expired lease was not free")
+	}
+}

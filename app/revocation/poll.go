@@ -39,7 +39,20 @@ func (p *Propagator) Run(ctx context.Context) {
 
 // Tick does one poll: a complete load when this region's Redis is not
 // primed (it restarted or was flushed), else the rows since the last poll.
+//
+// Only the holder of the region's poller lease polls: the other processes
+// of the region return at once, and the one that takes the lease over
+// starts with a complete pass over the table.
 func (p *Propagator) Tick(ctx context.Context) error {
+	leader, err := p.cfg.Local.Lead(ctx, p.id, p.leaseTTL())
+	if err != nil {
+		return err
+	}
+	if !leader {
+		p.cursor = time.Time{}
+		clear(p.seen)
+		return nil
+	}
 	primed, err := p.cfg.Local.Primed(ctx)
 	if err != nil {
 		return err
@@ -152,3 +165,7 @@ func later(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// leaseTTL is how long the poller lease lasts without renewal: a few
+// polls, so a poller that dies is replaced within a second or two.
+func (p *Propagator) leaseTTL() time.Duration { return max(4*p.cfg.Poll, time.Second) }

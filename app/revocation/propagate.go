@@ -11,9 +11,10 @@
 //     round trip after the revocation), and records them in the GLOBAL
 //     session_revocations table (one row per session).
 //
-// Every server also polls that table (a GLOBAL table: a local read in every
-// region on CockroachDB) a few times a second and marks in its own Redis
-// any session it has not seen: a region whose Redis the fan-out could not
+// One server per region (the holder of a lease in the region's Redis)
+// also polls that table (a GLOBAL table: a local read in every region on
+// CockroachDB) a few times a second and marks in its Redis any session it
+// has not seen: a region whose Redis the fan-out could not
 // reach still learns each revocation within one poll. A region's Redis
 // carries a "primed" flag that only a complete load of the table sets;
 // while it is missing (a Redis that restarted or was flushed) revocation
@@ -75,6 +76,9 @@ type LocalMarks interface {
 	// if Redis kept its data since BeginPriming (token identifies the load).
 	BeginPriming(ctx context.Context, token string) error
 	FinishPriming(ctx context.Context, token string) (bool, error)
+	// Lead takes or renews the lease that makes holder the region's one
+	// poller for ttl; false while another process holds it.
+	Lead(ctx context.Context, holder string, ttl time.Duration) (bool, error)
 }
 
 // Observer records how long revocations took to become visible
@@ -121,6 +125,8 @@ type Propagator struct {
 	mu        sync.Mutex
 	skipUntil map[string]time.Time // region -> fan-out paused after a failure
 
+	// id names this process for the poller lease.
+	id string
 	// Poller state, used by Run's goroutine only.
 	cursor time.Time
 	seen   map[uuid.UUID]time.Time // session -> when to forget it
@@ -146,7 +152,7 @@ func New(cfg Config) (*Propagator, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Propagator{cfg: cfg, log: cfg.Logger.With("component", "revocation"),
+	return &Propagator{cfg: cfg, log: cfg.Logger.With("component", "revocation"), id: uuid.NewString(),
 		skipUntil: map[string]time.Time{}, seen: map[uuid.UUID]time.Time{}}, nil
 }
 
