@@ -100,8 +100,7 @@ func newForwarding(cfg *Config, topo *regions.Topology, rdb redis.UniversalClien
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range topo.Regions {
-		m.Forwarded.WithLabelValues(r.Name, resultRefused)
-	}
+	m.Forwarded.WithLabelValues(cfg.Region, resultRefused)
+	m.Forwarded.WithLabelValues(cfg.Region, resultUnverifiable)
 	return &regionForwarding{verifier: ver, forwarder: fwd, keys: keys, topo: topo, self: cfg.Region, m: m}, nil
 }

@@ -117,6 +117,14 @@ func TestForwardingHeadersThatDoNotVerifyAreRefused(t *testing.T) {
 	if r1.StatusCode != 200 || r2.StatusCode != 401 || b2["error"] != "invalid_forwarding" {
 		t.Fatalf("one forwarded request at two instances: %d %v, then %d %v; want 200 then 401", r1.StatusCode, b1, r2.StatusCode, b2)
 	}
+
+	// An instance whose Redis is down cannot check a nonce: it refuses the
+	// forwarded request instead of accepting it unchecked.
+	noRedis := startServer(t, with(c.env["europe-west1"], "GATEHOUSE_HTTP_ADDR", "127.0.0.1:0", "GATEHOUSE_REDIS_URL", "redis://127.0.0.1:1/0"))
+	header = signedHeader(t, c.topo, c.keys, "us-east1", "europe-west1", time.Now(), body)
+	if resp, b := postWithHeader(t, noRedis.URL, body, header); resp.StatusCode != 503 || b["error"] != "forwarding_unavailable" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a forwarded request while Redis is down: %d %v, want 503 forwarding_unavailable", resp.StatusCode, b)
+	}
 }
 
 // startRedis runs a redis-server of the test's own on a free port, so the
