@@ -85,7 +85,19 @@ func (s *Service) syncRevocations(ctx context.Context) {
 		}
 		return
 	}
-	if err := s.deps.Cache.RevokeSessions(ctx, ids, ttl); err != nil && ctx.Err() == nil {
+	publish := s.deps.Cache.RevokeSessions
+	if local, ok := s.deps.Cache.(localRepublisher); ok {
+		publish = local.RepublishLocal
+	}
+	if err := publish(ctx, ids, ttl); err != nil && ctx.Err() == nil {
 		s.log.WarnContext(ctx, "revocation sync: cache refused the marks", "sessions", len(ids), "error", err)
 	}
+}
+
+// localRepublisher is a session cache that also spreads revocations to
+// other regions (app/revocation): the periodic re-publication above then
+// writes only this region's marks, since the other regions learn each
+// revocation once, from the global table.
+type localRepublisher interface {
+	RepublishLocal(ctx context.Context, ids []uuid.UUID, ttl time.Duration) error
 }

@@ -81,3 +81,25 @@ func Ping(ctx context.Context, c redis.UniversalClient) error {
 	}
 	return nil
 }
+
+// NewRemoteClient builds a client for another region's Redis (the
+// revocation fan-out): timeouts sized for an inter-region round trip, and
+// a few connections kept open so that a revocation does not pay for a
+// TCP (and TLS) handshake across the ocean.
+func NewRemoteClient(raw string) (redis.UniversalClient, error) {
+	o, err := ParseURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	o.DialTimeout = time.Second
+	o.ReadTimeout = time.Second
+	o.WriteTimeout = time.Second
+	o.PoolTimeout = time.Second
+	o.MaxRetries = 1
+	o.MinIdleConns = 8
+	o.DisableIdentity = true
+	if o.IsClusterMode {
+		return redis.NewClusterClient(o.Cluster()), nil
+	}
+	return redis.NewClient(o.Simple()), nil
+}

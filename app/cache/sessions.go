@@ -46,13 +46,27 @@ func (s *Sessions) RevokeSessions(ctx context.Context, ids []uuid.UUID, ttl time
 	return nil
 }
 
-// SessionRevoked reports whether a session carries a revocation mark.
+// SessionRevoked reports whether a session carries a revocation mark. It
+// reads the mark and the primed flag in one round trip: a Redis that lost
+// its data since its marks were last loaded completely (see Prime in
+// revocations.go) answers ErrNotPrimed, never "not revoked".
 func (s *Sessions) SessionRevoked(ctx context.Context, id uuid.UUID) (bool, error) {
-	n, err := s.rdb.Exists(ctx, s.revokedKey(id)).Result()
+	var mark, primed *redis.IntCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		mark = p.Exists(ctx, s.revokedKey(id))
+		primed = p.Exists(ctx, s.primedKey())
+		return nil
+	})
 	if err != nil {
 		return false, fmt.Errorf("cache: session revoked: %w", err)
 	}
-	return n == 1, nil
+	if mark.Val() == 1 {
+		return true, nil
+	}
+	if primed.Val() != 1 {
+		return false, ErrNotPrimed
+	}
+	return false, nil
 }
 
 // Revoked is the revocation check of the resource-server middleware

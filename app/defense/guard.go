@@ -55,6 +55,9 @@ type Attempt struct {
 	// compute a keyed, truncated fingerprint for spray detection; it is
 	// never stored or logged.
 	PasswordFingerprintInput []byte
+	// BudgetDivisor, when above 1, divides the unknown-device account
+	// thresholds (failover.go: a region serving another region's account).
+	BudgetDivisor int
 }
 
 // String describes the attempt without its password, so that printing or
@@ -172,7 +175,7 @@ func (g *Guard) resolve(a Attempt, mode Mode) (*attempt, error) {
 			at.device = g.keys.device(at.person, a.Device)
 		}
 	} else {
-		div := at.profile.ThresholdDivisor
+		div := at.profile.ThresholdDivisor * max(a.BudgetDivisor, 1)
 		at.class, at.lane, at.policy = "u", "u", g.cfg.Account
 		at.policy.ChallengeAfter, at.policy.LockAfter = divided(at.policy.ChallengeAfter, div), divided(at.policy.LockAfter, div)
 		at.stepUpAfter = divided(g.cfg.StepUpAfter, div)
@@ -199,6 +202,7 @@ func (g *Guard) Check(ctx context.Context, a Attempt) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
+	a.BudgetDivisor = max(a.BudgetDivisor, failoverDivisor(ctx))
 	at, err := g.resolve(a, st.Effective)
 	if err != nil {
 		return Decision{}, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse-id/gatehouse/app/auth"
+	"github.com/gatehouse-id/gatehouse/app/defense"
 	"github.com/gatehouse-id/gatehouse/app/errs"
 )
 
@@ -20,16 +22,35 @@ import (
 // adapted in cmd). A request for a user homed elsewhere is forwarded once
 // to the home region; if that region does not answer, it is served here.
 type Forwarding interface {
-	// Inbound authenticates a request another region forwarded here; ok is
-	// false for an ordinary external request (including one that forges the
-	// forwarding header).
-	Inbound(r *http.Request, body []byte) (entryRegion, clientAddr string, ok bool)
+	// Inbound authenticates a request another region forwarded here. ok is
+	// false and err nil for an ordinary external request (no forwarding
+	// header); err is set when the header is present but refused (forged,
+	// expired, replayed, for another region), wrapping
+	// ErrForwardingUnavailable when it could not be checked.
+	Inbound(r *http.Request, body []byte) (entryRegion, clientAddr string, ok bool, err error)
 	// Forward sends the request to region and writes the region's answer.
-	// handled is false when the region could not be reached and the request
-	// must be served here; ambiguous reports that the region got the
+	// handled is false when nothing was written; err then wraps
+	// ErrHomeUnreachable when the region could not be reached and the
+	// request must be served here (failover), and anything else means the
+	// request is refused. ambiguous reports that the region got the
 	// request and may be executing it still (it timed out after sending).
 	Forward(w http.ResponseWriter, r *http.Request, region, clientAddr string, body []byte) (handled, ambiguous bool, err error)
+	// PseudoHome is the region an email address without an account is
+	// routed to (a keyed hash of the normalised address), so that it is
+	// answered exactly like an address homed there.
+	PseudoHome(normalisedEmail string) string
+	// Regions is the number of regions in the topology.
+	Regions() int
 }
+
+var (
+	// ErrHomeUnreachable marks a forward that failed because the home
+	// region did not answer: the entry region serves the request itself.
+	ErrHomeUnreachable = errors.New("httpapi: home region unreachable")
+	// ErrForwardingUnavailable marks a forwarding header that could not be
+	// checked (the shared replay store is down): refused with 503.
+	ErrForwardingUnavailable = errors.New("httpapi: forwarding cannot be verified now")
+)
 
 const (
 	headerEntryRegion = "Gatehouse-Entry-Region"
@@ -54,7 +75,11 @@ func (a *API) routed(resolve homeResolver, next echo.HandlerFunc) echo.HandlerFu
 		if a.Forwarding == nil {
 			return next(c)
 		}
-		if entry, client, ok := a.Forwarding.Inbound(req, body); ok {
+		entry, client, ok, ierr := a.Forwarding.Inbound(req, body)
+		if ierr != nil {
+			return a.refuseForwarding(c, ierr)
+		}
+		if ok {
 			c.Set(ctxInbound, true)
 			c.Set(ctxClientAddr, client)
 			c.Response().Header().Set(headerEntryRegion, entry)
@@ -69,17 +94,39 @@ func (a *API) routed(resolve homeResolver, next echo.HandlerFunc) echo.HandlerFu
 		if handled {
 			return nil
 		}
+		if !errors.Is(ferr, ErrHomeUnreachable) {
+			// Only an unreachable home region lets this region serve a
+			// request that belongs there.
+			a.Logger.ErrorContext(req.Context(), "request could not be forwarded: refused", "home_region", home, "error", ferr)
+			return &errs.Error{Kind: errs.KindUnavailable, Code: "forwarding_failed",
+				Message: "the request could not be sent to the account's home region", RetryAfter: 1e9, Err: ferr}
+		}
 		if ambiguous && req.URL.Path == "/oauth2/token" {
 			// The home region may be rotating the token right now; serving
 			// it here too would look like reuse and end the session.
 			return &errs.Error{Kind: errs.KindUnavailable, Code: "home_region_unavailable",
 				Message: "the account's home region did not answer; retry", RetryAfter: 1e9, Err: ferr}
 		}
-		if ferr != nil {
-			a.Logger.WarnContext(req.Context(), "home region unreachable: serving here", "home_region", home, "error", ferr)
-		}
+		a.Logger.WarnContext(req.Context(), "home region unreachable: serving here", "home_region", home, "error", ferr)
+		// The account's budget lives in its home region's Redis: serving
+		// here, this region's own counters apply with a stricter budget.
+		c.SetRequest(req.WithContext(defense.WithFailoverBudget(req.Context(), a.Forwarding.Regions())))
 		return next(c)
 	}
+}
+
+// refuseForwarding answers a request whose forwarding header did not
+// verify: it is never served, whatever its route.
+func (a *API) refuseForwarding(c echo.Context, err error) error {
+	req := c.Request()
+	if errors.Is(err, ErrForwardingUnavailable) {
+		a.Logger.ErrorContext(req.Context(), "forwarded request refused: replay store unavailable", "peer", c.RealIP(), "error", err)
+		return &errs.Error{Kind: errs.KindUnavailable, Code: "forwarding_unavailable",
+			Message: "forwarded requests cannot be verified now", RetryAfter: 1e9, Err: err}
+	}
+	a.Logger.WarnContext(req.Context(), "forwarding header refused", "peer", c.RealIP(), "path", req.URL.Path, "error", err)
+	return &errs.Error{Kind: errs.KindUnauthenticated, Code: "invalid_forwarding",
+		Message: "the forwarding header did not verify", Err: err}
 }
 
 // clientAddr is the client's address: the one the entry region vouched
@@ -116,16 +163,29 @@ func TrustedPeer(trusted []netip.Prefix) func(*http.Request) bool {
 	}
 }
 
-// homeFromEmail routes by the email in a JSON body (login, reset).
+// homeFromEmail routes by the email in a JSON body (login, reset). An
+// address without an account goes to its pseudo-home region, so its answer
+// has the headers and the inter-region hops of an address homed there.
+// Every answer of these endpoints carries Gatehouse-Entry-Region (set here
+// for one served where it landed; a forwarded answer gets it from the
+// router), so the set of headers never depends on where an address lives.
 func homeFromEmail(a *API, c echo.Context, body []byte) (string, error) {
+	c.Response().Header().Set(headerEntryRegion, a.Region)
 	var v struct {
 		Email string `json:"email"`
 	}
 	if json.Unmarshal(body, &v) != nil || v.Email == "" {
 		return "", nil
 	}
-	region, _, err := a.Auth.HomeRegionOf(c.Request().Context(), v.Email)
-	return region, err
+	region, ok, err := a.Auth.HomeRegionOf(c.Request().Context(), v.Email)
+	if err != nil || ok {
+		return region, err
+	}
+	addr, nerr := auth.NormaliseEmail(v.Email)
+	if nerr != nil {
+		addr = strings.ToLower(strings.TrimSpace(v.Email))
+	}
+	return a.Forwarding.PseudoHome(addr), nil
 }
 
 // homeFromResetToken routes by the region prefix of a reset token.

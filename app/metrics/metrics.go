@@ -26,6 +26,9 @@ type Metrics struct {
 	Forwarded          *prometheus.CounterVec // to_region, result
 	SecurityEvents     *prometheus.CounterVec // kind
 	DefenseFallback    prometheus.Gauge
+	// RevocationPropagation: seconds from a session's revocation until a
+	// region refuses its access tokens (issue 14).
+	RevocationPropagation prometheus.Histogram
 }
 
 // LoginResults are the values of gatehouse_login_attempts_total{result}.
@@ -77,8 +80,13 @@ func New() *Metrics {
 			Name: "gatehouse_defense_fallback",
 			Help: "1 while rate limits and counters run in-process because Redis is unreachable.",
 		}),
+		RevocationPropagation: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "gatehouse_revocation_propagation_seconds",
+			Help:    "Seconds from a session's revocation in any region until this region refuses its access tokens.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10},
+		}),
 	}
-	r.MustRegister(m.DefenseFallback, m.HTTPDuration, m.LoginAttempts, m.PasswordHash, m.PasswordInflight,
+	r.MustRegister(m.RevocationPropagation, m.DefenseFallback, m.HTTPDuration, m.LoginAttempts, m.PasswordHash, m.PasswordInflight,
 		m.RateLimitDecisions, m.Refresh, m.Forwarded, m.SecurityEvents,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range LoginResults {
@@ -111,6 +119,12 @@ func (m *Metrics) LoginResult(result string) { m.LoginAttempts.WithLabelValues(r
 
 // RefreshResult counts a refresh grant by result.
 func (m *Metrics) RefreshResult(result string) { m.Refresh.WithLabelValues(result).Inc() }
+
+// RevocationPropagated records how long a revocation took to become
+// visible in a region (gatehouse_revocation_propagation_seconds).
+func (m *Metrics) RevocationPropagated(d time.Duration) {
+	m.RevocationPropagation.Observe(d.Seconds())
+}
 
 // SecurityEvent counts a security event by kind.
 func (m *Metrics) SecurityEvent(kind string) { m.SecurityEvents.WithLabelValues(kind).Inc() }

@@ -54,7 +54,13 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 		return err
 	}
 	go ring.Run(ctx, cfg.Keys.RefreshInterval)
-	svc, guard, err := newAuthService(ctx, cfg, db, rdb, ring, m, logger)
+	revocations, closeRemotes, err := newRevocations(cfg, topo, db, rdb, m, logger)
+	if err != nil {
+		return err
+	}
+	defer closeRemotes()
+	go revocations.Run(ctx)
+	svc, guard, err := newAuthService(ctx, cfg, db, rdb, revocations, ring, m, logger)
 	if err != nil {
 		return err
 	}
@@ -62,7 +68,7 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 	if cfg.Outbox.Sender == "console" {
 		go outbox.NewDispatcher(db, outbox.NewConsole(std.out), cfg.Region, time.Second, logger, time.Now).Run(ctx)
 	}
-	fwd, err := newForwarding(cfg, topo, m, logger)
+	fwd, err := newForwarding(cfg, topo, rdb, m, logger)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse-id/gatehouse/app/auth"
-	"github.com/gatehouse-id/gatehouse/app/cache"
 	"github.com/gatehouse-id/gatehouse/app/defense"
 	"github.com/gatehouse-id/gatehouse/app/metrics"
 	"github.com/gatehouse-id/gatehouse/app/mfa"
@@ -46,7 +45,7 @@ func argon2Params(cfg *Config) (password.Params, error) {
 }
 
 // newAuthService wires the account service to its adapters.
-func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.UniversalClient, ring *keys.Ring, m *metrics.Metrics, logger *slog.Logger) (*auth.Service, *defense.Guard, error) {
+func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.UniversalClient, sessions auth.SessionCache, ring *keys.Ring, m *metrics.Metrics, logger *slog.Logger) (*auth.Service, *defense.Guard, error) {
 	params, err := argon2Params(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -117,7 +116,7 @@ func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.Un
 		// Resource servers introspect the same token many times: its
 		// verified signature is remembered for a minute.
 		Verifier: token.NewCachingVerifier(verifier, 50_000, time.Minute, now),
-		Cache:    cache.NewSessions(rdb, "gh:"),
+		Cache:    sessions, // revocations reach every region (newRevocations)
 		MFA:      factors,
 		Guard:    authGuard,
 		Breach:   authBreach,

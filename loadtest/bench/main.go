@@ -48,7 +48,7 @@ type benchConfig struct {
 }
 
 // allPhases are the bench's phases in the order they run.
-var allPhases = []string{"capacity", "cross-region", "import", "stuffing", "shared-address"}
+var allPhases = []string{"capacity", "cross-region", "revocation", "import", "stuffing", "shared-address"}
 
 // capacityParts are the parts of the capacity phase, which -phases also
 // takes one by one: hashing (argon2_raw and login), verify, timing
@@ -257,6 +257,15 @@ func run(ctx context.Context, cfg benchConfig, out io.Writer) (err error) {
 			pairs = 3
 		}
 		if err := measureCrossRegion(ctx, cfg, rep, setup, cfg.crossRegionDelay, pairs); err != nil {
+			return err
+		}
+	}
+	if cfg.runs("revocation") {
+		revocations := 500
+		if cfg.quick {
+			revocations = 20
+		}
+		if err := measureRevocation(ctx, cfg, rep, setup, cfg.crossRegionDelay, revocations); err != nil {
 			return err
 		}
 	}

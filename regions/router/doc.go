@@ -9,8 +9,12 @@
 // share (with a key id, so it can rotate), over the method, the path and
 // query, the body's SHA-256, the Content-Type and Authorization headers,
 // the entry region, the target region, the client's address, a timestamp
-// and a nonce. B believes the client address only when Verifier.Verify
-// accepts the header; otherwise the request is an ordinary external one.
+// and a nonce. B believes the client address only when Verifier.Check
+// accepts the header; a request whose header is present but refused is
+// never served (the caller answers 401 invalid_forwarding), so no client
+// can pick the region that serves it. With a ReplayStore, the nonces are
+// shared by every instance of the region (Redis), and a store that fails
+// refuses the request rather than accepting it unchecked.
 //
 // When B does not answer in time, or its circuit breaker is open, Forward
 // reports that A must serve the request itself against the database

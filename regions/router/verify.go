@@ -29,7 +29,18 @@ var (
 	ErrReplayed      = errors.New("router: forwarding nonce already seen")
 	ErrUnknownKey    = errors.New("router: forwarding key id unknown")
 	ErrNotFromRegion = errors.New("router: forwarding header names no other region of the topology")
+	// ErrReplayUnavailable: the shared replay store did not answer, so the
+	// header cannot be checked for a replay and is refused.
+	ErrReplayUnavailable = errors.New("router: forwarding replay store unavailable")
 )
+
+// ReplayStore remembers forwarding nonces for every instance of a region
+// (app/cache: Redis SET NX with the validity window as TTL), so that a
+// captured forwarded request cannot be replayed to a sibling instance.
+type ReplayStore interface {
+	// FirstUse records key for ttl; false when it was recorded already.
+	FirstUse(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
 
 // Forwarded is what a verified forwarding header says.
 type Forwarded struct {
@@ -58,8 +69,12 @@ type VerifierConfig struct {
 	// ReplayCapacity bounds the nonces remembered (for MaxAge+MaxSkew);
 	// when full, new headers are refused rather than memory grown.
 	ReplayCapacity int
-	Logger         *slog.Logger     // nil: slog.Default()
-	Now            func() time.Time // nil: time.Now
+	// Replay, when set, replaces the in-process nonce cache with one that
+	// every instance of the region shares; when it fails, forwarded
+	// requests are refused (ErrReplayUnavailable), never accepted unchecked.
+	Replay ReplayStore
+	Logger *slog.Logger     // nil: slog.Default()
+	Now    func() time.Time // nil: time.Now
 }
 
 // Verifier authenticates forwarded requests on the home region's side. It
@@ -73,6 +88,7 @@ type Verifier struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	replay   *replayCache
+	shared   ReplayStore
 }
 
 // NewVerifier checks cfg and builds a Verifier.
@@ -103,14 +119,16 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		maxAge: cfg.MaxAge, maxSkew: cfg.MaxSkew,
 		logger: cfg.Logger.With("component", "router"), now: cfg.Now,
 		replay: &replayCache{capacity: cfg.ReplayCapacity, seen: map[string]time.Time{}},
+		shared: cfg.Replay,
 	}, nil
 }
 
 // Verify reports whether r is a request forwarded by another region of the
 // topology, signed with a live key, unexpired, not replayed, and over
 // exactly this body. When it is not (no header, or a forged, expired,
-// replayed or mangled one) it returns false and the caller treats r as an
-// ordinary external request, ignoring the header.
+// replayed or mangled one) it returns false; a caller that serves external
+// requests must then refuse r when it carries the header at all (Check
+// tells the two apart).
 //
 // Call it once per request (the nonce is consumed) and keep the result
 // with WithForwarded.
@@ -164,7 +182,16 @@ func (v *Verifier) Check(r *http.Request, body []byte) (Forwarded, error) {
 	if !hmac.Equal(want, env.Sig) {
 		return Forwarded{}, ErrBadSignature
 	}
-	if !v.replay.add(env.KeyID+"/"+env.Nonce, signed.Add(v.maxAge+v.maxSkew), now) {
+	nonce, expires := env.KeyID+"/"+env.Nonce, signed.Add(v.maxAge+v.maxSkew)
+	if v.shared != nil {
+		first, err := v.shared.FirstUse(r.Context(), nonce, expires.Sub(now))
+		if err != nil {
+			return Forwarded{}, fmt.Errorf("%w: %w", ErrReplayUnavailable, err)
+		}
+		if !first {
+			return Forwarded{}, ErrReplayed
+		}
+	} else if !v.replay.add(nonce, expires, now) {
 		return Forwarded{}, ErrReplayed
 	}
 	return Forwarded{EntryRegion: env.Entry, ClientAddr: env.Client.String(), KeyID: env.KeyID, SignedAt: signed}, nil
