@@ -127,6 +127,9 @@ type MFALogin struct {
 	TOTPCode     string
 	RecoveryCode string
 	WebAuthn     *mfa.WebAuthnResponse
+	// Challenge is the solution to a challenge the server set after
+	// repeated failures, like LoginRequest.Challenge.
+	Challenge *defense.Solution
 }
 
 func invalidMFA(code, msg string) error { return errs.E(errs.KindUnauthenticated, code, msg) }
@@ -156,7 +159,8 @@ func (s *Service) CompleteMFA(ctx context.Context, in MFALogin) (TokenResponse, 
 	// Second-factor attempts have their own failure lane per account,
 	// shared by every session and never reset by a password success
 	// (RFC 4226 §7.3), checked before the code.
-	att := defense.Attempt{IP: parseIP(p.IP), AccountKey: "user:" + uid.String(), Factor: factorOf(in), DeviceTrusted: p.DeviceTrusted}
+	att := defense.Attempt{IP: parseIP(p.IP), AccountKey: "user:" + uid.String(), Factor: factorOf(in), DeviceTrusted: p.DeviceTrusted,
+		Challenge: in.Challenge}
 	if _, err := s.guardCheck(ctx, att); err != nil {
 		if serr := s.savePending(ctx, in.Token, uid, p, pending.ExpiresAt); serr != nil {
 			return TokenResponse{}, serr
@@ -243,10 +247,14 @@ func (s *Service) noteRecoveryCodeUse(ctx context.Context, u User) {
 }
 
 // BeginPasskeyLogin starts a passwordless login with a discoverable
-// credential (user verification required).
-func (s *Service) BeginPasskeyLogin(ctx context.Context) (mfa.Ceremony, error) {
+// credential (user verification required). Each begin stores a ceremony
+// row, so it passes the address, subnet and global limits of logins first.
+func (s *Service) BeginPasskeyLogin(ctx context.Context, ip string) (mfa.Ceremony, error) {
 	if s.deps.MFA == nil {
 		return mfa.Ceremony{}, errs.E(errs.KindNotFound, "not_found", "passkeys are not enabled")
+	}
+	if _, err := s.guardCheck(ctx, defense.Attempt{IP: parseIP(ip), Factor: "passkey"}); err != nil {
+		return mfa.Ceremony{}, err
 	}
 	return s.deps.MFA.WebAuthn.BeginPasskeyLogin(ctx)
 }

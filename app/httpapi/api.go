@@ -172,7 +172,7 @@ func (a *API) signUp(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	res, err := a.Auth.SignUp(c.Request().Context(), req.Email, req.Password)
+	res, err := a.Auth.SignUp(c.Request().Context(), req.Email, req.Password, clientAddr(c))
 	if err != nil {
 		return err
 	}
@@ -284,7 +284,7 @@ func (a *API) changePassword(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := a.Auth.ChangePassword(c.Request().Context(), principal(c), req.CurrentPassword, req.NewPassword); err != nil {
+	if err := a.Auth.ChangePassword(c.Request().Context(), principal(c), req.CurrentPassword, req.NewPassword, clientAddr(c)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -299,7 +299,7 @@ func (a *API) requestReset(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := a.Auth.RequestPasswordReset(c.Request().Context(), req.Email); err != nil {
+	if err := a.Auth.RequestPasswordReset(c.Request().Context(), req.Email, clientAddr(c)); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, map[string]string{"status": "if the address has an account, a reset link is on its way"})
@@ -315,7 +315,7 @@ func (a *API) confirmReset(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := a.Auth.ConfirmPasswordReset(c.Request().Context(), req.Token, req.NewPassword); err != nil {
+	if err := a.Auth.ConfirmPasswordReset(c.Request().Context(), req.Token, req.NewPassword, clientAddr(c)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -96,6 +96,9 @@ type Config struct {
 		// GlobalPerSecond overrides the region's limit for unknown devices
 		// (default: the measured hashing capacity, burst one second's worth).
 		GlobalPerSecond int
+		// DeviceTTL is how long a trusted device stays trusted unused
+		// (default 2160h, 90 days).
+		DeviceTTL time.Duration
 	}
 	Residency struct {
 		// Rules map a country hint to a home region: "DE=europe-west1,…".
@@ -226,6 +229,7 @@ func settings() []setting {
 		integer("defense.lock_after", "GATEHOUSE_DEFENSE_LOCK_AFTER", func(c *Config) *int { return &c.Defense.LockAfter }),
 		integer("defense.address_per_minute", "GATEHOUSE_DEFENSE_ADDRESS_PER_MINUTE", func(c *Config) *int { return &c.Defense.AddressPerMinute }),
 		integer("defense.global_per_second", "GATEHOUSE_DEFENSE_GLOBAL_PER_SECOND", func(c *Config) *int { return &c.Defense.GlobalPerSecond }),
+		dur("defense.device_ttl", "GATEHOUSE_DEFENSE_DEVICE_TTL", func(c *Config) *time.Duration { return &c.Defense.DeviceTTL }),
 		{
 			yaml: "residency.rules", env: "GATEHOUSE_RESIDENCY_RULES", help: "country=region,… for sign-ups",
 			set: func(c *Config, v string) error {
@@ -288,6 +292,7 @@ func defaultConfig() Config {
 	c.Breach.Mode = "off"
 	c.Breach.URL = "https://api.pwnedpasswords.com"
 	c.Defense.Enabled = true
+	c.Defense.DeviceTTL = 90 * 24 * time.Hour
 	c.MFA.Name = "Gatehouse"
 	c.Residency.Header = "X-Gatehouse-Country"
 	c.Forwarding.Timeout = 3 * time.Second
@@ -429,6 +434,9 @@ func (c *Config) validate(need needs) error {
 	}
 	if c.Tokens.AccessTTL < time.Minute || c.Tokens.AccessTTL > 24*time.Hour {
 		return bad("tokens.access_ttl", "want 1m to 24h")
+	}
+	if c.Defense.DeviceTTL < time.Second {
+		return bad("defense.device_ttl", "want at least 1s")
 	}
 	if c.Tokens.RefreshTTL < time.Hour {
 		return bad("tokens.refresh_ttl", "want at least 1h")

@@ -108,6 +108,7 @@ func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.Un
 		// flood never queues in front of them (README, "Login defense").
 		MaxOpenLogins:   16 * workers,
 		MaxDeviceLogins: 16 * workers,
+		DeviceTTL:       cfg.Defense.DeviceTTL,
 	}, auth.Deps{
 		Store:  db,
 		Hasher: hasher,
