@@ -147,6 +147,10 @@ const (
 	// LoginMFARequired: the password was right and the account has a
 	// second factor; MFA carries the mfa_token.
 	LoginMFARequired
+	// LoginVerificationRequired: the password was right, the defense asked
+	// for a step-up and the account has no second factor: a one-time code
+	// was mailed; Verification carries the verification_token.
+	LoginVerificationRequired
 )
 
 // TokenResponse is RFC 6749 §5.1's successful token response.
@@ -166,6 +170,8 @@ type LoginResult struct {
 	Tokens  TokenResponse
 	UserID  uuid.UUID
 	MFA     *MFAChallenge
+	// Verification is set for LoginVerificationRequired.
+	Verification *Verification
 }
 
 // Login checks an email and password. Unknown emails are checked against a
@@ -186,7 +192,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 		s.deps.Observer.LoginResult("error")
 	case res.Outcome == LoginSucceeded:
 		s.deps.Observer.LoginResult("success")
-	case res.Outcome == LoginMFARequired:
+	case res.Outcome == LoginMFARequired, res.Outcome == LoginVerificationRequired:
 		s.deps.Observer.LoginResult("mfa_required")
 	default:
 		s.deps.Observer.LoginResult("invalid_credentials")
@@ -236,7 +242,8 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (LoginResult, err
 			}
 		}
 	}
-	if _, err := s.guardCheck(ctx, att); err != nil {
+	decision, err := s.guardCheck(ctx, att)
+	if err != nil {
 		return LoginResult{}, err
 	}
 	if device == nil {
@@ -258,11 +265,23 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (LoginResult, err
 		// answer's timing says nothing.
 		_, err = s.deps.Hasher.VerifyDummy(ctx, secret)
 	}
-	s.guardRecord(ctx, att, ok, err)
+	// A right password the defense wants stepped up counts neither as a
+	// failure nor as a success (which would clear the account's lanes and
+	// let the next attempt through without the step-up) until the step-up
+	// is done.
+	stepUp := ok && err == nil && decision.Action == defense.ActionStepUp
+	if !stepUp {
+		s.guardRecord(ctx, att, ok, err)
+	}
 	if err != nil || !ok {
 		return invalid, err
 	}
 	user := acct.user
+	if stepUp {
+		if res, done, err := s.stepUpLogin(ctx, user, req, att); done || err != nil {
+			return res, err
+		}
+	}
 	switch {
 	case user.Status == StatusBanned:
 		return LoginResult{Outcome: LoginDisabled, UserID: user.ID}, nil

@@ -58,6 +58,10 @@ type pendingLogin struct {
 	UserAgent     string `json:"user_agent"`
 	Attempts      int    `json:"attempts"`
 	DeviceTrusted bool   `json:"device_trusted"`
+	// Kind is "" for a second-factor login, pendingEmailCode for one that
+	// waits for an emailed code, whose MAC CodeMAC holds (verify.go).
+	Kind    string `json:"kind,omitempty"`
+	CodeMAC string `json:"code_mac,omitempty"`
 }
 
 // ParseMFAToken checks an mfa_token's shape and returns its home region.
@@ -154,6 +158,9 @@ func (s *Service) CompleteMFA(ctx context.Context, in MFALogin) (TokenResponse, 
 	var p pendingLogin
 	if err := json.Unmarshal(pending.Data, &p); err != nil {
 		return TokenResponse{}, errs.Internal(err)
+	}
+	if p.Kind != "" { // an emailed-code login is completed at /v1/login/verify only
+		return TokenResponse{}, invalidMFA("invalid_mfa_token", "the mfa_token is invalid, used or expired")
 	}
 	uid := pending.UserID
 	// Second-factor attempts have their own failure lane per account,

@@ -68,6 +68,7 @@ func (a *API) Register(e *echo.Echo) {
 	e.POST("/v1/password/reset/confirm", a.routed(homeFromResetToken, a.confirmReset))
 
 	a.registerMFA(e, user)
+	e.POST("/v1/login/verify", a.routed(homeFromVerifyToken, a.verifyLogin))
 
 	e.POST("/oauth2/token", a.routed(homeFromFormToken, a.token))
 	e.POST("/oauth2/revoke", a.routed(homeFromFormToken, a.revoke))
@@ -213,6 +214,8 @@ func (a *API) login(c echo.Context) error {
 		return errs.E(errs.KindForbidden, "account_disabled", "this account is disabled")
 	case auth.LoginMFARequired:
 		return mfaRequired(res.MFA)
+	case auth.LoginVerificationRequired:
+		return verificationRequired(res.Verification)
 	case auth.LoginResetRequired:
 		return errs.E(errs.KindForbidden, "password_reset_required", "this password must be reset before it can be used again; use the password reset link")
 	}

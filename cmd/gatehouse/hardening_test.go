@@ -453,3 +453,85 @@ func TestPurgeLeavesOnlyLiveRows(t *testing.T) {
 		t.Fatalf("the live reset must stay: %d %v", n, err)
 	}
 }
+
+// When the defense decides step_up for an account without a second factor
+// (here: many recent failures on it), the right password answers 401
+// verification_required and mails a 6-digit code; POST /v1/login/verify
+// with it completes the login, once. Wrong codes end the token after 5.
+func TestRiskStepUpMailsAOneTimeCode(t *testing.T) {
+	env := with(testEnv(t), "GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1/32", "GATEHOUSE_DEFENSE_CHALLENGE_AFTER", "40",
+		"GATEHOUSE_DEFENSE_LOCK_AFTER", "80", "GATEHOUSE_DEFENSE_GLOBAL_PER_SECOND", "1000")
+	s := startServer(t, env)
+	db := openDB(t, env)
+	const email, pw = "stepup@example.org", "the step-up user's passphrase"
+	signUp(t, s.URL, email, pw)
+	for i := range 12 { // past the step-up threshold (10 failures)
+		if resp, b := loginFrom(t, s.URL, fmt.Sprintf("203.0.%d.44", i), fmt.Sprintf(`{"email":"%s","password":"guess %d"}`, email, i)); resp.StatusCode != 401 {
+			t.Fatalf("guess %d: %d %v", i, resp.StatusCode, b)
+		}
+	}
+	stepUp := func() string {
+		t.Helper()
+		resp, b := loginFrom(t, s.URL, "192.0.2.44", `{"email":"`+email+`","password":"`+pw+`"}`)
+		if resp.StatusCode != 401 || b["error"] != "verification_required" {
+			t.Fatalf("the right password after many failures: %d %v", resp.StatusCode, b)
+		}
+		return b["verification_token"].(string)
+	}
+	codeFor := func() string {
+		t.Helper()
+		for _, m := range readOutbox(t, db, time.Second) {
+			if m.Kind == "login_code" && m.Recipient == email {
+				return m.Payload["code"].(string)
+			}
+		}
+		t.Fatal("no login_code mail")
+		return ""
+	}
+	verify := func(tok, code string) (*http.Response, map[string]any) {
+		return call(t, "POST", s.URL+"/v1/login/verify", jsonBody(`{"verification_token":"`+tok+`","code":"`+code+`"}`))
+	}
+	tok := stepUp()
+	code := codeFor()
+	if len(code) != 6 {
+		t.Fatalf("code %q", code)
+	}
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	if resp, b := verify(tok, wrong); resp.StatusCode != 401 || b["error"] != "invalid_code" {
+		t.Fatalf("wrong code: %d %v", resp.StatusCode, b)
+	}
+	resp, tokens := verify(tok, code)
+	if resp.StatusCode != 200 || tokens["access_token"] == nil {
+		t.Fatalf("right code: %d %v", resp.StatusCode, tokens)
+	}
+	if resp, _ := verify(tok, code); resp.StatusCode != 401 {
+		t.Fatalf("a used verification token: %d", resp.StatusCode)
+	}
+	if n, err := db.OutboxPayloadsWithKey(context.Background(), "code"); err != nil || n != 0 {
+		t.Fatalf("sent outbox rows holding a code: %d %v", n, err)
+	}
+	// The code ended the step-up: the account's failures are forgiven.
+	if resp, b := loginFrom(t, s.URL, "192.0.2.44", `{"email":"`+email+`","password":"`+pw+`"}`); resp.StatusCode != 200 {
+		t.Fatalf("login after a completed step-up: %d %v", resp.StatusCode, b)
+	}
+	for i := range 12 {
+		loginFrom(t, s.URL, fmt.Sprintf("203.1.%d.44", i), fmt.Sprintf(`{"email":"%s","password":"guess %d"}`, email, i))
+	}
+	// Asking again without the code does not get around it.
+	stepUp()
+	codeFor() // that mail's code is not the next one's
+	// Five wrong codes end a token: the right one no longer works.
+	tok = stepUp()
+	code = codeFor()
+	for i := range 5 {
+		if resp, b := verify(tok, wrong); resp.StatusCode != 401 || b["error"] != "invalid_code" {
+			t.Fatalf("wrong code %d: %d %v", i, resp.StatusCode, b)
+		}
+	}
+	if resp, b := verify(tok, code); resp.StatusCode != 401 {
+		t.Fatalf("the right code after 5 wrong ones: %d %v", resp.StatusCode, b)
+	}
+}
