@@ -288,6 +288,9 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (LoginResult, err
 	case user.MustChangePassword:
 		return LoginResult{Outcome: LoginResetRequired, UserID: user.ID}, nil
 	}
+	if s.breachedAtLogin(ctx, user, secret, req.IP) {
+		return LoginResult{Outcome: LoginResetRequired, UserID: user.ID}, nil
+	}
 	s.flagIfBreached(user.ID, secret)
 	// Second factors are looked up only once the password is right: a
 	// user who has one always completes the login with it.

@@ -91,6 +91,9 @@ type Config struct {
 	// DeviceTTL is how long a trusted device stays trusted without being
 	// used (default 90 days).
 	DeviceTTL time.Duration
+	// BreachOnLogin is BreachFlag (default) or BreachForceReset
+	// (breachlogin.go).
+	BreachOnLogin string
 }
 
 // Deps are the adapters the service calls.

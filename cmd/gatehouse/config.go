@@ -82,6 +82,10 @@ type Config struct {
 		Mode string
 		URL  string
 		Dir  string
+		// OnLogin is what a login with a breached password does: "flag"
+		// (default: logs in, account flagged for a change) or
+		// "force_reset" (403 password_reset_required and a reset mail).
+		OnLogin string
 	}
 	Defense struct {
 		Enabled bool
@@ -223,6 +227,7 @@ func settings() []setting {
 		str("breach.mode", "GATEHOUSE_BREACH_MODE", "off, range or offline", func(c *Config) *string { return &c.Breach.Mode }),
 		str("breach.url", "GATEHOUSE_BREACH_URL", "k-anonymity range endpoint", func(c *Config) *string { return &c.Breach.URL }),
 		str("breach.dir", "GATEHOUSE_BREACH_DIR", "offline range files", func(c *Config) *string { return &c.Breach.Dir }),
+		str("breach.on_login", "GATEHOUSE_BREACH_ON_LOGIN", "flag or force_reset", func(c *Config) *string { return &c.Breach.OnLogin }),
 		boolean("defense.enabled", "GATEHOUSE_DEFENSE_ENABLED", func(c *Config) *bool { return &c.Defense.Enabled }),
 		str("defense.key_prefix", "GATEHOUSE_DEFENSE_KEY_PREFIX", "Redis key prefix of the defense layers", func(c *Config) *string { return &c.Defense.KeyPrefix }),
 		integer("defense.challenge_after", "GATEHOUSE_DEFENSE_CHALLENGE_AFTER", func(c *Config) *int { return &c.Defense.ChallengeAfter }),
@@ -291,6 +296,7 @@ func defaultConfig() Config {
 	c.Password.MinLength = 8
 	c.Breach.Mode = "off"
 	c.Breach.URL = "https://api.pwnedpasswords.com"
+	c.Breach.OnLogin = "flag"
 	c.Defense.Enabled = true
 	c.Defense.DeviceTTL = 90 * 24 * time.Hour
 	c.MFA.Name = "Gatehouse"
@@ -455,6 +461,9 @@ func (c *Config) validate(need needs) error {
 		}
 	default:
 		return bad("breach.mode", "want off, range or offline")
+	}
+	if c.Breach.OnLogin != "flag" && c.Breach.OnLogin != "force_reset" {
+		return bad("breach.on_login", "want flag or force_reset")
 	}
 	if c.Outbox.Sender != "none" && c.Outbox.Sender != "console" {
 		return bad("outbox.sender", "want none or console")

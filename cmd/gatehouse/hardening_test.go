@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -533,5 +535,46 @@ func TestRiskStepUpMailsAOneTimeCode(t *testing.T) {
 	}
 	if resp, b := verify(tok, code); resp.StatusCode != 401 {
 		t.Fatalf("the right code after 5 wrong ones: %d %v", resp.StatusCode, b)
+	}
+}
+
+// GATEHOUSE_BREACH_ON_LOGIN=force_reset: a login with a breached password
+// answers 403 password_reset_required and mails a reset link; the reset
+// then logs in with a new password.
+func TestBreachedPasswordAtLoginForcesAReset(t *testing.T) {
+	fake := &fakePwned{breached: map[string]int{}}
+	hibp := httptest.NewServer(fake)
+	defer hibp.Close()
+	base := testEnv(t)
+	old := startServer(t, base)
+	const email, leaked, fresh = "leaked@example.org", "a passphrase that leaked later", "a passphrase nobody has seen"
+	signUp(t, old.URL, email, leaked)
+	old.stop(t)
+	fake.add(leaked, 7)
+	env := with(base, "GATEHOUSE_BREACH_MODE", "range", "GATEHOUSE_BREACH_URL", hibp.URL, "GATEHOUSE_BREACH_ON_LOGIN", "force_reset")
+	s := startServer(t, env)
+	db := openDB(t, env)
+	resp, body := call(t, "POST", s.URL+"/v1/login", jsonBody(`{"email":"`+email+`","password":"`+leaked+`"}`))
+	if resp.StatusCode != 403 || body["error"] != "password_reset_required" {
+		t.Fatalf("login with a breached password: %d %v", resp.StatusCode, body)
+	}
+	var tok string
+	for _, m := range readOutbox(t, db, time.Second) {
+		if m.Kind == "password_reset_breached" && m.Recipient == email {
+			tok, _ = m.Payload["token"].(string)
+		}
+	}
+	if tok == "" {
+		t.Fatal("no reset mail for the breached password")
+	}
+	if resp, b := call(t, "POST", s.URL+"/v1/password/reset/confirm", jsonBody(`{"token":"`+tok+`","new_password":"`+fresh+`"}`)); resp.StatusCode != 204 {
+		t.Fatalf("reset: %d %v", resp.StatusCode, b)
+	}
+	login(t, s.URL, email, fresh)
+	// A bad value stops the process at start, naming the key.
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"serve"}, lookup(with(env, "GATEHOUSE_BREACH_ON_LOGIN", "shrug")), nil, &out, &errb); err == nil ||
+		!strings.Contains(errb.String()+err.Error(), "breach.on_login") && !strings.Contains(errb.String()+err.Error(), "GATEHOUSE_BREACH_ON_LOGIN") {
+		t.Fatalf("a bad GATEHOUSE_BREACH_ON_LOGIN: %v %s", err, errb.String())
 	}
 }

@@ -109,6 +109,7 @@ func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.Un
 		MaxOpenLogins:   16 * workers,
 		MaxDeviceLogins: 16 * workers,
 		DeviceTTL:       cfg.Defense.DeviceTTL,
+		BreachOnLogin:   cfg.Breach.OnLogin,
 	}, auth.Deps{
 		Store:  db,
 		Hasher: hasher,
