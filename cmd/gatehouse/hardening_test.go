@@ -578,3 +578,36 @@ func TestBreachedPasswordAtLoginForcesAReset(t *testing.T) {
 		t.Fatalf("a bad GATEHOUSE_BREACH_ON_LOGIN: %v %s", err, errb.String())
 	}
 }
+
+// A flood above the global limit does not tip the region into emergency
+// mode: only attempts that reached a password check count toward the
+// automatic mode, and the limit refused these before any.
+func TestFloodAboveTheGlobalLimitLeavesTheModeNormal(t *testing.T) {
+	env := with(testEnv(t), "GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1/32", "GATEHOUSE_DEFENSE_GLOBAL_PER_SECOND", "2")
+	s := startServer(t, env)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	for i := range 400 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, _ := loginFrom(t, s.URL, fmt.Sprintf("203.%d.%d.1", i/250, i%250), fmt.Sprintf(`{"email":"nobody%d@example.org","password":"a guess %d"}`, i, i))
+			mu.Lock()
+			statuses[resp.StatusCode]++
+			mu.Unlock()
+		}()
+		if i%50 == 49 {
+			wg.Wait()
+		}
+	}
+	wg.Wait()
+	if statuses[429] < 300 {
+		t.Fatalf("the flood was not held off by the global limit: %v", statuses)
+	}
+	time.Sleep(1100 * time.Millisecond) // past the mode cache
+	resp, b := call(t, "GET", s.URL+"/admin/v1/defense", nil, bearer(env["GATEHOUSE_ADMIN_TOKEN"])...)
+	if resp.StatusCode != 200 || b["mode"] != "normal" || b["auto"] != "normal" {
+		t.Fatalf("after a flood of %v the mode is %d %v; want normal", statuses, resp.StatusCode, b)
+	}
+}
