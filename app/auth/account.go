@@ -7,7 +7,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gatehouse-id/gatehouse/app/defense"
 	"github.com/gatehouse-id/gatehouse/app/errs"
+	"github.com/gatehouse-id/gatehouse/app/password"
 	"github.com/gatehouse-id/gatehouse/app/token"
 )
 
@@ -84,13 +86,29 @@ func (s *Service) LogoutAll(ctx context.Context, p Principal) error {
 }
 
 // ChangePassword replaces the caller's password after checking the current
-// one, and ends every other session of the account (ASVS 7.4.3).
-func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string) error {
+// one, and ends every other session of the account (ASVS 7.4.3) and every
+// trusted device. The check of the current password is a login attempt
+// like any other: it passes admission and the limits, counts on the
+// account's password lane and is refused while the account is locked.
+func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next, ip string) error {
+	leave, err := s.admitLogin(false)
+	if err != nil {
+		return err
+	}
+	defer leave()
+	if s.deps.Pool != nil && s.deps.Pool.Busy() {
+		return errLoginsBusy()
+	}
 	user, cred, err := s.deps.Store.UserWithCredential(ctx, p.UserID)
 	if err != nil {
 		return err
 	}
+	att := defense.Attempt{IP: parseIP(ip), AccountKey: accountKeyOf(user.Email), PasswordFingerprintInput: password.Normalise(current)}
+	if _, err := s.guardCheck(ctx, att); err != nil {
+		return err
+	}
 	ok, err := s.checkPassword(ctx, cred, current)
+	s.guardRecord(ctx, att, ok, err)
 	if err != nil {
 		return err
 	}
@@ -121,10 +139,15 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 // RequestPasswordReset mails a reset link when the address has an account.
 // It always answers the same, at once: the lookup and the mail run in the
 // background, so neither the answer nor its timing tells whether the
-// address is registered (Keycloak #26625).
-func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
+// address is registered (Keycloak #26625). Mails are limited per source
+// address and per email (mailbox bombing); a request over a limit is
+// answered the same and mails nothing.
+func (s *Service) RequestPasswordReset(ctx context.Context, email, ip string) error {
 	addr, err := NormaliseEmail(email)
 	if err != nil {
+		return nil
+	}
+	if !s.mailAllowed(ctx, "password_reset", ip, addr) {
 		return nil
 	}
 	select {
@@ -133,6 +156,24 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 		s.log.WarnContext(ctx, "password reset queue full; request dropped")
 	}
 	return nil
+}
+
+// mailAllowed asks the defense's mail limits; without a defense every mail
+// is allowed, and a failing limit store allows it too (the limits fall back
+// to the process inside the defense, so an error here is rare).
+func (s *Service) mailAllowed(ctx context.Context, kind, ip, addr string) bool {
+	if s.deps.Guard == nil {
+		return true
+	}
+	ok, err := s.deps.Guard.AllowMail(ctx, kind, parseIP(ip), accountKeyOf(addr))
+	if err != nil {
+		s.log.WarnContext(ctx, "mail limit unavailable", "kind", kind, "error", err)
+		return true
+	}
+	if !ok {
+		s.log.InfoContext(ctx, "mail over its limit; not sent", "kind", kind)
+	}
+	return ok
 }
 
 func (s *Service) sendReset(ctx context.Context, addr string) {
@@ -162,11 +203,29 @@ func (s *Service) createReset(ctx context.Context, userID uuid.UUID, region, add
 	return nil
 }
 
+func errInvalidResetToken() error {
+	return errs.Invalid("invalid_token", "the reset token is invalid, used or expired")
+}
+
 // ConfirmPasswordReset sets a new password with a reset token; every
-// session of the account ends.
-func (s *Service) ConfirmPasswordReset(ctx context.Context, tok, next string) error {
+// session and trusted device of the account ends, the account's lock is
+// lifted, and the owner is mailed the factors still enrolled (a reset does
+// not remove them). It passes admission and the limits first, then looks
+// the token up: an unknown, used or expired token costs no hash.
+func (s *Service) ConfirmPasswordReset(ctx context.Context, tok, next, ip string) error {
 	if _, err := ParseResetToken(tok); err != nil {
-		return errs.Invalid("invalid_token", "the reset token is invalid, used or expired")
+		return errInvalidResetToken()
+	}
+	leave, err := s.admitHashing(ctx, ip)
+	if err != nil {
+		return err
+	}
+	defer leave()
+	hash := sha256Sum([]byte(tok))
+	if _, err := s.deps.Store.PendingPasswordReset(ctx, hash, s.now()); errs.Is(err, errs.KindNotFound) {
+		return errInvalidResetToken()
+	} else if err != nil {
+		return err
 	}
 	encoded, err := s.hashNewPassword(ctx, next)
 	if err != nil {
@@ -174,15 +233,31 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, tok, next string) er
 	}
 	now := s.now()
 	nc := Credential{Kind: CredentialArgon2id, Hash: encoded, CreatedAt: now, UpdatedAt: now}
-	uid, ids, err := s.deps.Store.CompletePasswordReset(ctx, sha256Sum([]byte(tok)), nc, now,
+	uid, ids, err := s.deps.Store.CompletePasswordReset(ctx, hash, nc, now,
 		Event{ID: s.newID(), Kind: EventPasswordReset, At: now})
 	if errs.Is(err, errs.KindNotFound) {
-		return errs.Invalid("invalid_token", "the reset token is invalid, used or expired")
+		return errInvalidResetToken()
 	}
 	if err != nil {
 		return err
 	}
 	s.revokeInCache(ctx, ids)
 	s.log.InfoContext(ctx, "password reset completed", "user_id", uid, "sessions_ended", len(ids))
+	if u, err := s.deps.Store.User(ctx, uid); err == nil {
+		s.clearLock(ctx, u)
+		s.mailResetDone(ctx, u)
+	} else {
+		s.log.WarnContext(ctx, "password reset: account not re-read", "user_id", uid, "error", err)
+	}
 	return nil
+}
+
+// mailResetDone tells the owner that the password was reset, that every
+// device must log in again, and which second factors are still enrolled.
+func (s *Service) mailResetDone(ctx context.Context, u User) {
+	msg := OutboxMessage{ID: s.newID(), HomeRegion: u.HomeRegion, Kind: "password_reset_completed", Recipient: u.Email,
+		Payload: map[string]any{"factors": s.enrolledFactors(ctx, u)}, CreatedAt: s.now()}
+	if err := s.deps.Store.Enqueue(ctx, msg); err != nil {
+		s.log.WarnContext(ctx, "password reset: owner not mailed", "user_id", u.ID, "error", err)
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/gatehouse-id/gatehouse/app/errs"
 	"github.com/gatehouse-id/gatehouse/app/password"
 )
@@ -22,24 +24,32 @@ func key(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
 func TestDeviceTokenMAC(t *testing.T) {
 	keys := &keyList{keys: [][]byte{key(1)}}
 	s := New(Config{}, Deps{Random: rand.Reader, DeviceKeys: keys})
-	tok := s.mintDeviceToken(s.randomBytes(deviceRandomLen))
-	if len(tok) != len(deviceTokenPrefix)+43 || !s.deviceTokenAuthentic(tok) {
-		t.Fatalf("a minted token (%d chars) must be 47 chars and authentic", len(tok))
+	alice, bob := EmailHash("alice@example.org"), EmailHash("bob@example.org")
+	id := uuid.New()
+	tok := s.mintDeviceToken(alice, id)
+	got, ok := s.authenticDeviceToken(tok, alice)
+	if len(tok) != len(deviceTokenPrefix)+64 || !ok || got.DeviceID != id {
+		t.Fatalf("a minted token (%d chars) must be 68 chars, authentic and name its device", len(tok))
+	}
+	// Bound to its account: another account's email fails the MAC.
+	if _, ok := s.authenticDeviceToken(tok, bob); ok {
+		t.Fatal("a token of alice passed for bob")
 	}
 
-	// Any changed byte breaks it.
+	// Any changed byte breaks it (device id, random part, MAC).
 	raw, _ := base64.RawURLEncoding.DecodeString(tok[len(deviceTokenPrefix):])
-	for _, i := range []int{0, deviceRandomLen - 1, deviceRandomLen, len(raw) - 1} {
+	for _, i := range []int{0, deviceIDLen - 1, deviceIDLen, deviceIDLen + deviceRandomLen, len(raw) - 1} {
 		forged := bytes.Clone(raw)
 		forged[i] ^= 1
-		if s.deviceTokenAuthentic(deviceTokenPrefix + base64.RawURLEncoding.EncodeToString(forged)) {
+		if _, ok := s.authenticDeviceToken(deviceTokenPrefix+base64.RawURLEncoding.EncodeToString(forged), alice); ok {
 			t.Fatalf("a token with byte %d changed passed", i)
 		}
 	}
-	// A token of the old format (32 random bytes), a truncated one, junk.
-	legacy := deviceTokenPrefix + base64.RawURLEncoding.EncodeToString(s.randomBytes(32))
-	for _, bad := range []string{legacy, tok[:len(tok)-1], "ghd_" + string(bytes.Repeat([]byte{'!'}, 43)), "", "ghr_x"} {
-		if s.deviceTokenAuthentic(bad) {
+	// The previous formats (32 random bytes; random and an unbound MAC), a
+	// truncated token, junk.
+	old := deviceTokenPrefix + base64.RawURLEncoding.EncodeToString(s.randomBytes(32))
+	for _, bad := range []string{old, tok[:len(tok)-1], "ghd_" + string(bytes.Repeat([]byte{'!'}, 64)), "", "ghr_x"} {
+		if _, ok := s.authenticDeviceToken(bad, alice); ok {
 			t.Fatalf("%q passed", bad)
 		}
 	}
@@ -47,54 +57,51 @@ func TestDeviceTokenMAC(t *testing.T) {
 	// A pepper rotation puts a new key first: old tokens still pass while
 	// their key is live, new ones are minted with the new key.
 	keys.keys = [][]byte{key(2), key(1)}
-	if !s.deviceTokenAuthentic(tok) {
+	if _, ok := s.authenticDeviceToken(tok, alice); !ok {
 		t.Fatal("a token of the older live key must pass")
 	}
-	fresh := s.mintDeviceToken(s.randomBytes(deviceRandomLen))
+	fresh := s.mintDeviceToken(alice, uuid.New())
 	keys.keys = [][]byte{key(2)}
-	if s.deviceTokenAuthentic(tok) || !s.deviceTokenAuthentic(fresh) {
+	_, okOld := s.authenticDeviceToken(tok, alice)
+	_, okNew := s.authenticDeviceToken(fresh, alice)
+	if okOld || !okNew {
 		t.Fatal("once the old key is gone only tokens of the new key pass")
 	}
 
 	// Without keys nothing is authentic (every login is in the open lane).
 	plain := New(Config{}, Deps{Random: rand.Reader})
-	if plain.deviceTokenAuthentic(tok) || len(plain.mintDeviceToken(plain.randomBytes(deviceRandomLen))) != len(tok) {
+	if _, ok := plain.authenticDeviceToken(tok, alice); ok || len(plain.mintDeviceToken(alice, id)) != len(tok) {
 		t.Fatal("without keys: no token is authentic, tokens keep their length")
 	}
 }
 
 // A full lane refuses at once with 503 overloaded; the device lane is
-// separate, and a forged device token is sorted into the open lane.
+// separate.
 func TestLoginAdmissionLanes(t *testing.T) {
 	s := New(Config{MaxOpenLogins: 2, MaxDeviceLogins: 1}, Deps{Random: rand.Reader, DeviceKeys: &keyList{keys: [][]byte{key(7)}}})
-	device := s.mintDeviceToken(s.randomBytes(deviceRandomLen))
-	forged := deviceTokenPrefix + base64.RawURLEncoding.EncodeToString(s.randomBytes(32))
 
 	var leaves []func()
 	for range 2 {
-		leave, err := s.admitLogin("")
+		leave, err := s.admitLogin(false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		leaves = append(leaves, leave)
 	}
-	for _, tok := range []string{"", forged} {
-		_, err := s.admitLogin(tok)
-		e := errs.As(err)
-		if e == nil || e.Kind != errs.KindUnavailable || e.Code != password.CodeOverloaded || e.RetryAfter != time.Second {
-			t.Fatalf("open lane full, token %q: want 503 overloaded with Retry-After, got %v", tok, err)
-		}
+	_, err := s.admitLogin(false)
+	if e := errs.As(err); e == nil || e.Kind != errs.KindUnavailable || e.Code != password.CodeOverloaded || e.RetryAfter != time.Second {
+		t.Fatalf("open lane full: want 503 overloaded with Retry-After, got %v", err)
 	}
-	leaveDevice, err := s.admitLogin(device)
+	leaveDevice, err := s.admitLogin(true)
 	if err != nil {
 		t.Fatalf("the device lane must admit while the open lane is full: %v", err)
 	}
-	if _, err := s.admitLogin(device); err == nil {
+	if _, err := s.admitLogin(true); err == nil {
 		t.Fatal("the device lane has room for one")
 	}
 	leaveDevice()
 	leaves[0]()
-	if leave, err := s.admitLogin(""); err != nil {
+	if leave, err := s.admitLogin(false); err != nil {
 		t.Fatalf("a place freed up: %v", err)
 	} else {
 		leave()
@@ -106,7 +113,7 @@ func TestLoginAdmissionLanes(t *testing.T) {
 // store, guard or hasher, and would panic on any.
 func TestLoginRefusedAtAdmissionTouchesNothing(t *testing.T) {
 	s := New(Config{MaxOpenLogins: 1}, Deps{Random: rand.Reader})
-	leave, err := s.admitLogin("")
+	leave, err := s.admitLogin(false)
 	if err != nil {
 		t.Fatal(err)
 	}

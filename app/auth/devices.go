@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"net/netip"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -16,6 +15,11 @@ type Guard interface {
 	Check(ctx context.Context, a defense.Attempt) (defense.Decision, error)
 	Record(ctx context.Context, a defense.Attempt, success bool) error
 	Release(ctx context.Context, a defense.Attempt) error
+	// ClearAccount forgets an account's password failures and lock.
+	ClearAccount(ctx context.Context, accountKey string) error
+	// AllowMail reports whether a mail of kind caused by a request from ip
+	// about accountKey may be sent (per-address and per-account limits).
+	AllowMail(ctx context.Context, kind string, ip netip.Addr, accountKey string) (bool, error)
 }
 
 // guardCheck asks the defense layers whether the attempt may go on to the
@@ -61,20 +65,21 @@ func parseIP(s string) netip.Addr {
 	return a.Unmap()
 }
 
-// deviceTrusted checks a presented device token against the user's devices.
-func (s *Service) deviceTrusted(ctx context.Context, uid uuid.UUID, tok string) (bool, error) {
-	if !strings.HasPrefix(tok, deviceTokenPrefix) || len(tok) != len(deviceTokenPrefix)+43 {
-		return false, nil
-	}
-	return s.deps.Store.TrustedDevice(ctx, uid, sha256Sum([]byte(tok)), s.now())
+// deviceTrusted checks an authentic device token against the user's
+// devices: the device must be theirs, unrevoked, hold this token and have
+// been used within the device lifetime; its use is recorded.
+func (s *Service) deviceTrusted(ctx context.Context, uid uuid.UUID, t DeviceToken, tok string) (bool, error) {
+	now := s.now()
+	return s.deps.Store.UseDevice(ctx, uid, t.DeviceID, sha256Sum([]byte(tok)), now, now.Add(-s.cfg.DeviceTTL))
 }
 
 // trustDevice registers the client's device after a complete login and
 // returns its token ("" when it could not be stored: the login stands).
 func (s *Service) trustDevice(ctx context.Context, u User, ip, ua string) string {
-	tok := s.mintDeviceToken(s.randomBytes(deviceRandomLen))
+	id := s.newID()
+	tok := s.mintDeviceToken(EmailHash(u.Email), id)
 	now := s.now()
-	d := Device{ID: s.newID(), UserID: u.ID, HomeRegion: u.HomeRegion, TokenHash: sha256Sum([]byte(tok)),
+	d := Device{ID: id, UserID: u.ID, HomeRegion: u.HomeRegion, TokenHash: sha256Sum([]byte(tok)),
 		Name: truncate(ua, 200), IP: ip, CreatedAt: now, LastUsedAt: now}
 	if err := s.deps.Store.CreateDevice(ctx, d); err != nil {
 		s.log.WarnContext(ctx, "device not trusted", "user_id", u.ID, "error", err)

@@ -44,7 +44,11 @@ func NormaliseEmail(raw string) (string, error) {
 		return bad("must look like name@example.com")
 	}
 	for _, r := range e {
-		if unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune(`<>()[]\,;:"`, r) {
+		// U+FFFD is what invalid UTF-8 decodes to: the address that was
+		// meant is unknown. Non-printing characters (controls, format
+		// characters such as zero-width joiners, unassigned code points)
+		// make addresses that look alike but are not.
+		if r == utf8.RuneError || !unicode.IsPrint(r) || unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune(`<>()[]\,;:"`, r) {
 			return bad("contains a character that is not allowed")
 		}
 	}
@@ -63,11 +67,19 @@ type SignUpResult struct {
 // SignUp creates an account homed in this region. With the enumeration
 // guard on, an email that is taken gets the same answer as a new one (a
 // made-up user id) and its owner is told by mail instead.
-func (s *Service) SignUp(ctx context.Context, email, pw string) (SignUpResult, error) {
+//
+// ip is the client's address: a sign-up costs a hash, so it passes the
+// admission lane and the address, subnet and global limits first.
+func (s *Service) SignUp(ctx context.Context, email, pw, ip string) (SignUpResult, error) {
 	addr, err := NormaliseEmail(email)
 	if err != nil {
 		return SignUpResult{}, err
 	}
+	leave, err := s.admitHashing(ctx, ip)
+	if err != nil {
+		return SignUpResult{}, err
+	}
+	defer leave()
 	encoded, err := s.hashNewPassword(ctx, pw)
 	if err != nil {
 		return SignUpResult{}, err
@@ -77,7 +89,7 @@ func (s *Service) SignUp(ctx context.Context, email, pw string) (SignUpResult, e
 	c := Credential{UserID: u.ID, HomeRegion: u.HomeRegion, Kind: CredentialArgon2id, Hash: encoded, CreatedAt: now, UpdatedAt: now}
 	err = s.deps.Store.CreateUser(ctx, u, EmailHash(addr), c)
 	if e := errs.As(err); e != nil && e.Code == "email_taken" && s.cfg.EnumerationGuard {
-		s.noteExistingSignUp(ctx, addr, now)
+		s.noteExistingSignUp(ctx, addr, ip, now)
 		return SignUpResult{UserID: s.newID(), HomeRegion: s.cfg.Region}, nil
 	}
 	if err != nil {
@@ -88,8 +100,11 @@ func (s *Service) SignUp(ctx context.Context, email, pw string) (SignUpResult, e
 }
 
 // noteExistingSignUp mails the owner of a taken address that someone tried
-// to sign up with it.
-func (s *Service) noteExistingSignUp(ctx context.Context, addr string, now time.Time) {
+// to sign up with it, within the mail limits (per address and per email).
+func (s *Service) noteExistingSignUp(ctx context.Context, addr, ip string, now time.Time) {
+	if !s.mailAllowed(ctx, "signup_existing_account", ip, addr) {
+		return
+	}
 	entry, err := s.deps.Store.LookupEmail(ctx, EmailHash(addr))
 	if err != nil {
 		s.log.WarnContext(ctx, "sign-up with a taken address: directory lookup failed", "error", err)
@@ -132,6 +147,10 @@ const (
 	// LoginMFARequired: the password was right and the account has a
 	// second factor; MFA carries the mfa_token.
 	LoginMFARequired
+	// LoginVerificationRequired: the password was right, the defense asked
+	// for a step-up and the account has no second factor: a one-time code
+	// was mailed; Verification carries the verification_token.
+	LoginVerificationRequired
 )
 
 // TokenResponse is RFC 6749 §5.1's successful token response.
@@ -151,6 +170,8 @@ type LoginResult struct {
 	Tokens  TokenResponse
 	UserID  uuid.UUID
 	MFA     *MFAChallenge
+	// Verification is set for LoginVerificationRequired.
+	Verification *Verification
 }
 
 // Login checks an email and password. Unknown emails are checked against a
@@ -171,7 +192,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 		s.deps.Observer.LoginResult("error")
 	case res.Outcome == LoginSucceeded:
 		s.deps.Observer.LoginResult("success")
-	case res.Outcome == LoginMFARequired:
+	case res.Outcome == LoginMFARequired, res.Outcome == LoginVerificationRequired:
 		s.deps.Observer.LoginResult("mfa_required")
 	default:
 		s.deps.Observer.LoginResult("invalid_credentials")
@@ -184,12 +205,23 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (LoginResult, err
 	// for nothing. Its lane is bounded, and under a flood it is shed
 	// before any Redis, database or hashing work, since its hash would be
 	// refused anyway. The answer is the same whatever the email.
-	leave, err := s.admitLogin(req.DeviceToken)
+	//
+	// A device token counts only when its MAC verifies for this account
+	// (no I/O); any other is ignored, as if none had been sent, so a
+	// forged or foreign token costs no database read and no trusted lane.
+	addr, key := accountKey(req.Email)
+	var device *DeviceToken
+	if addr != "" {
+		if t, ok := s.authenticDeviceToken(req.DeviceToken, EmailHash(addr)); ok {
+			device = &t
+		}
+	}
+	leave, err := s.admitLogin(device != nil)
 	if err != nil {
 		return LoginResult{}, err
 	}
 	defer leave()
-	if s.deps.Pool != nil && s.deps.Pool.Busy() && !s.deviceTokenAuthentic(req.DeviceToken) {
+	if s.deps.Pool != nil && s.deps.Pool.Busy() && device == nil {
 		return LoginResult{}, errLoginsBusy()
 	}
 	secret := password.Normalise(req.Password)
@@ -197,25 +229,25 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (LoginResult, err
 	// The defense layers run before any hashing — and before any database
 	// work, so that refusing a flood costs a few Redis round trips: limits,
 	// lockout, challenges and detection cost attackers, not our capacity.
-	// Only a presented device token needs the account first, to be checked.
-	addr, key := accountKey(req.Email)
+	// Only an authentic device token needs the account first, to be checked.
 	att := defense.Attempt{IP: parseIP(req.IP), AccountKey: key, Challenge: req.Challenge, PasswordFingerprintInput: secret}
 	att.Device = deviceRef(req.DeviceToken)
 	var acct account
-	if req.DeviceToken != "" {
+	if device != nil {
 		if acct, err = s.lookupAccount(ctx, addr); err != nil {
 			return LoginResult{}, err
 		}
 		if acct.known {
-			if att.DeviceTrusted, err = s.deviceTrusted(ctx, acct.user.ID, req.DeviceToken); err != nil {
+			if att.DeviceTrusted, err = s.deviceTrusted(ctx, acct.user.ID, *device, req.DeviceToken); err != nil {
 				return LoginResult{}, err
 			}
 		}
 	}
-	if _, err := s.guardCheck(ctx, att); err != nil {
+	decision, err := s.guardCheck(ctx, att)
+	if err != nil {
 		return LoginResult{}, err
 	}
-	if req.DeviceToken == "" {
+	if device == nil {
 		if acct, err = s.lookupAccount(ctx, addr); err != nil {
 			s.guardRecord(ctx, att, false, err)
 			return LoginResult{}, err
@@ -234,15 +266,30 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (LoginResult, err
 		// answer's timing says nothing.
 		_, err = s.deps.Hasher.VerifyDummy(ctx, secret)
 	}
-	s.guardRecord(ctx, att, ok, err)
+	// A right password the defense wants stepped up counts neither as a
+	// failure nor as a success (which would clear the account's lanes and
+	// let the next attempt through without the step-up) until the step-up
+	// is done.
+	stepUp := ok && err == nil && decision.Action == defense.ActionStepUp
+	if !stepUp {
+		s.guardRecord(ctx, att, ok, err)
+	}
 	if err != nil || !ok {
 		return invalid, err
 	}
 	user := acct.user
+	if stepUp {
+		if res, done, err := s.stepUpLogin(ctx, user, req, att); done || err != nil {
+			return res, err
+		}
+	}
 	switch {
 	case user.Status == StatusBanned:
 		return LoginResult{Outcome: LoginDisabled, UserID: user.ID}, nil
 	case user.MustChangePassword:
+		return LoginResult{Outcome: LoginResetRequired, UserID: user.ID}, nil
+	}
+	if s.breachedAtLogin(ctx, user, secret, req.IP) {
 		return LoginResult{Outcome: LoginResetRequired, UserID: user.ID}, nil
 	}
 	s.flagIfBreached(user.ID, secret)

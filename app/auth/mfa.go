@@ -58,6 +58,10 @@ type pendingLogin struct {
 	UserAgent     string `json:"user_agent"`
 	Attempts      int    `json:"attempts"`
 	DeviceTrusted bool   `json:"device_trusted"`
+	// Kind is "" for a second-factor login, pendingEmailCode for one that
+	// waits for an emailed code, whose MAC CodeMAC holds (verify.go).
+	Kind    string `json:"kind,omitempty"`
+	CodeMAC string `json:"code_mac,omitempty"`
 }
 
 // ParseMFAToken checks an mfa_token's shape and returns its home region.
@@ -127,6 +131,9 @@ type MFALogin struct {
 	TOTPCode     string
 	RecoveryCode string
 	WebAuthn     *mfa.WebAuthnResponse
+	// Challenge is the solution to a challenge the server set after
+	// repeated failures, like LoginRequest.Challenge.
+	Challenge *defense.Solution
 }
 
 func invalidMFA(code, msg string) error { return errs.E(errs.KindUnauthenticated, code, msg) }
@@ -152,11 +159,15 @@ func (s *Service) CompleteMFA(ctx context.Context, in MFALogin) (TokenResponse, 
 	if err := json.Unmarshal(pending.Data, &p); err != nil {
 		return TokenResponse{}, errs.Internal(err)
 	}
+	if p.Kind != "" { // an emailed-code login is completed at /v1/login/verify only
+		return TokenResponse{}, invalidMFA("invalid_mfa_token", "the mfa_token is invalid, used or expired")
+	}
 	uid := pending.UserID
 	// Second-factor attempts have their own failure lane per account,
 	// shared by every session and never reset by a password success
 	// (RFC 4226 §7.3), checked before the code.
-	att := defense.Attempt{IP: parseIP(p.IP), AccountKey: "user:" + uid.String(), Factor: factorOf(in), DeviceTrusted: p.DeviceTrusted}
+	att := defense.Attempt{IP: parseIP(p.IP), AccountKey: "user:" + uid.String(), Factor: factorOf(in), DeviceTrusted: p.DeviceTrusted,
+		Challenge: in.Challenge}
 	if _, err := s.guardCheck(ctx, att); err != nil {
 		if serr := s.savePending(ctx, in.Token, uid, p, pending.ExpiresAt); serr != nil {
 			return TokenResponse{}, serr
@@ -243,10 +254,14 @@ func (s *Service) noteRecoveryCodeUse(ctx context.Context, u User) {
 }
 
 // BeginPasskeyLogin starts a passwordless login with a discoverable
-// credential (user verification required).
-func (s *Service) BeginPasskeyLogin(ctx context.Context) (mfa.Ceremony, error) {
+// credential (user verification required). Each begin stores a ceremony
+// row, so it passes the address, subnet and global limits of logins first.
+func (s *Service) BeginPasskeyLogin(ctx context.Context, ip string) (mfa.Ceremony, error) {
 	if s.deps.MFA == nil {
 		return mfa.Ceremony{}, errs.E(errs.KindNotFound, "not_found", "passkeys are not enabled")
+	}
+	if _, err := s.guardCheck(ctx, defense.Attempt{IP: parseIP(ip), Factor: "passkey"}); err != nil {
+		return mfa.Ceremony{}, err
 	}
 	return s.deps.MFA.WebAuthn.BeginPasskeyLogin(ctx)
 }

@@ -20,6 +20,9 @@ func (s *Service) EnrollTOTP(ctx context.Context, p Principal) (mfa.Enrolment, e
 	if err != nil {
 		return mfa.Enrolment{}, err
 	}
+	if err := s.RequireFactorAuth(ctx, p); err != nil {
+		return mfa.Enrolment{}, err
+	}
 	u, err := s.deps.Store.User(ctx, p.UserID)
 	if err != nil {
 		return mfa.Enrolment{}, err
@@ -31,6 +34,9 @@ func (s *Service) EnrollTOTP(ctx context.Context, p Principal) (mfa.Enrolment, e
 func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, code string) error {
 	f, err := s.factors()
 	if err != nil {
+		return err
+	}
+	if err := s.RequireFactorAuth(ctx, p); err != nil {
 		return err
 	}
 	out, err := f.TOTP.Confirm(ctx, p.UserID, code)
@@ -83,6 +89,9 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, p Principal) ([]s
 	if err != nil {
 		return nil, err
 	}
+	if err := s.RequireFactorAuth(ctx, p); err != nil {
+		return nil, err
+	}
 	codes, err := f.Recovery.Generate(ctx, p.UserID)
 	if err != nil {
 		return nil, err
@@ -97,6 +106,9 @@ func (s *Service) BeginWebAuthnRegistration(ctx context.Context, p Principal) (m
 	if err != nil {
 		return mfa.Ceremony{}, err
 	}
+	if err := s.RequireFactorAuth(ctx, p); err != nil {
+		return mfa.Ceremony{}, err
+	}
 	u, err := s.deps.Store.User(ctx, p.UserID)
 	if err != nil {
 		return mfa.Ceremony{}, err
@@ -108,6 +120,9 @@ func (s *Service) BeginWebAuthnRegistration(ctx context.Context, p Principal) (m
 func (s *Service) FinishWebAuthnRegistration(ctx context.Context, p Principal, resp mfa.WebAuthnResponse) (mfa.WebAuthnCredential, error) {
 	f, err := s.factors()
 	if err != nil {
+		return mfa.WebAuthnCredential{}, err
+	}
+	if err := s.RequireFactorAuth(ctx, p); err != nil {
 		return mfa.WebAuthnCredential{}, err
 	}
 	c, err := f.WebAuthn.FinishRegistration(ctx, p.UserID, resp.CeremonyID, resp.Credential)
@@ -146,6 +161,7 @@ func (s *Service) afterFactorRemoved(ctx context.Context, p Principal, kind stri
 		return err
 	}
 	s.revokeInCache(ctx, ids)
+	s.mailFactorChange(ctx, p, kind)
 	return nil
 }
 
@@ -154,4 +170,5 @@ func (s *Service) recordFactorChange(ctx context.Context, p Principal, kind stri
 	if err := s.deps.Store.RecordEvent(ctx, ev); err != nil {
 		s.log.WarnContext(ctx, "factor change not recorded", "user_id", p.UserID, "kind", kind, "error", err)
 	}
+	s.mailFactorChange(ctx, p, kind)
 }

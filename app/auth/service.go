@@ -88,6 +88,12 @@ type Config struct {
 	// device token; MaxDeviceLogins those that do. A login beyond its
 	// lane's bound is answered 503 overloaded at once. 0: unbounded.
 	MaxOpenLogins, MaxDeviceLogins int
+	// DeviceTTL is how long a trusted device stays trusted without being
+	// used (default 90 days).
+	DeviceTTL time.Duration
+	// BreachOnLogin is BreachFlag (default) or BreachForceReset
+	// (breachlogin.go).
+	BreachOnLogin string
 }
 
 // Deps are the adapters the service calls.
@@ -134,6 +140,9 @@ func New(cfg Config, deps Deps) *Service {
 	if cfg.ResetTTL == 0 {
 		cfg.ResetTTL = 30 * time.Minute
 	}
+	if cfg.DeviceTTL <= 0 {
+		cfg.DeviceTTL = 90 * 24 * time.Hour
+	}
 	if cfg.RevocationSync <= 0 {
 		cfg.RevocationSync = 10 * time.Second
 	}
@@ -164,6 +173,12 @@ func (s *Service) Run(ctx context.Context) {
 	sync := time.NewTicker(s.cfg.RevocationSync)
 	defer sync.Stop()
 	s.syncRevocations(ctx)
+	// More than one worker for detached tasks, so a burst of reset mails
+	// (each a directory read and a transaction) does not queue them all
+	// behind one another until the queue drops real ones.
+	for range backgroundWorkers - 1 {
+		go s.work(ctx)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -175,6 +190,21 @@ func (s *Service) Run(ctx context.Context) {
 			s.retryRevocations(ctx)
 		case <-sync.C:
 			s.syncRevocations(ctx)
+		}
+	}
+}
+
+// backgroundWorkers run the detached tasks (Run's loop is one of them).
+const backgroundWorkers = 4
+
+// work runs detached tasks until ctx ends.
+func (s *Service) work(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case fn := <-s.background:
+			fn(ctx)
 		}
 	}
 }

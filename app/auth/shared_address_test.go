@@ -170,14 +170,14 @@ func TestTrustedUsersBehindOneAddressAllLogIn(t *testing.T) {
 	for w := range 8 {
 		wg.Go(func() {
 			for i := w; i < users+victims; i += 8 {
-				if _, err := svc.SignUp(ctx, email(i), pw(i)); err != nil {
+				home := netip.AddrFrom4([4]byte{10, byte(i / 250), byte(i % 250), 1})
+				if _, err := svc.SignUp(ctx, email(i), pw(i), home.String()); err != nil {
 					failed.Store(fmt.Errorf("sign-up %d: %w", i, err))
 					return
 				}
 				if i >= users {
 					continue
 				}
-				home := netip.AddrFrom4([4]byte{10, byte(i / 250), byte(i % 250), 1})
 				res, err := svc.Login(ctx, auth.LoginRequest{Email: email(i), Password: pw(i), IP: home.String(), UserAgent: "phone"})
 				if err != nil || res.Outcome != auth.LoginSucceeded || res.Tokens.DeviceToken == "" {
 					failed.Store(fmt.Errorf("first login %d: %v %+v", i, err, res.Outcome))

@@ -69,6 +69,9 @@ type Store interface {
 
 	// CreatePasswordReset stores a reset and its outbox message together.
 	CreatePasswordReset(ctx context.Context, r PasswordReset, msg OutboxMessage) error
+	// PendingPasswordReset returns the user of an unused reset that is
+	// still valid at now; KindNotFound for an unknown, used or expired one.
+	PendingPasswordReset(ctx context.Context, tokenHash []byte, now time.Time) (uuid.UUID, error)
 	// CompletePasswordReset redeems an unused, unexpired reset: in one
 	// transaction it marks it used, replaces the credential, clears
 	// must_change_password, revokes every session and records ev. A used,
@@ -84,6 +87,10 @@ type Store interface {
 	// TrustedDevice reports whether tokenHash is an unrevoked device of the
 	// user, and if so records its use at now.
 	TrustedDevice(ctx context.Context, userID uuid.UUID, tokenHash []byte, now time.Time) (bool, error)
+	// UseDevice reports whether deviceID is an unrevoked device of the user
+	// holding tokenHash and last used after idleCutoff, and if so records
+	// its use at now (one statement, looked up by the device's id).
+	UseDevice(ctx context.Context, userID, deviceID uuid.UUID, tokenHash []byte, now, idleCutoff time.Time) (bool, error)
 	// ListDevices lists the user's unrevoked devices, most recently used first.
 	ListDevices(ctx context.Context, userID uuid.UUID) ([]Device, error)
 	// RevokeDevice revokes one of the user's devices; KindNotFound when it

@@ -48,6 +48,8 @@ type Attempt struct {
 	// keyed again before use, never stored as given.
 	Device string
 	// HasSecondFactor: the account has an MFA factor (false when unknown).
+	// Informational: a step-up is decided whether or not the account has
+	// one; the login steps up to the factor, or to an emailed code.
 	HasSecondFactor bool
 	// Challenge is the client's challenge solution, if it sent one.
 	Challenge *Solution
@@ -320,7 +322,7 @@ func (g *Guard) Check(ctx context.Context, a Attempt) (Decision, error) {
 
 	// 6. The account's failure lane.
 	if at.account == "" {
-		if !at.trusted && d.Risk >= g.cfg.Risk.StepUpScore && a.HasSecondFactor {
+		if !at.trusted && d.Risk >= g.cfg.Risk.StepUpScore {
 			g.obs.Decision(LayerDetection, OutcomeStepUp)
 			d.Action, d.Layer, d.Reason = ActionStepUp, LayerDetection, "risk_step_up"
 			return done(d)
@@ -347,10 +349,10 @@ func (g *Guard) reserve(ctx context.Context, d Decision, at *attempt, a Attempt,
 	}
 	g.obs.Decision(LayerAccount, OutcomeAllow)
 	switch {
-	case a.HasSecondFactor && at.stepUpAfter > 0 && res.Failures > at.stepUpAfter:
+	case at.stepUpAfter > 0 && res.Failures > at.stepUpAfter:
 		g.obs.Decision(LayerAccount, OutcomeStepUp)
 		d.Action, d.Layer, d.Reason = ActionStepUp, LayerAccount, "account_step_up"
-	case a.HasSecondFactor && !at.trusted && d.Risk >= g.cfg.Risk.StepUpScore:
+	case !at.trusted && d.Risk >= g.cfg.Risk.StepUpScore:
 		g.obs.Decision(LayerDetection, OutcomeStepUp)
 		d.Action, d.Layer, d.Reason = ActionStepUp, LayerDetection, "risk_step_up"
 	default:

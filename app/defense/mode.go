@@ -140,8 +140,13 @@ func (g *Guard) refreshMode(ctx context.Context) (ModeState, error) {
 		for _, r := range res[2:4] {
 			att, fail, refused = att+r.Ints[0], fail+r.Ints[1], refused+r.Ints[2]
 		}
-		if att+refused >= int64(a.MinAttempts) {
-			st.FailureRatio = float64(fail+refused) / float64(att+refused)
+		// Only attempts that reached a password check count: a flood the
+		// limits refuse costs nothing, and counting its refusals as
+		// failures would let anyone tip the region into emergency mode
+		// (and make every legitimate user solve challenges) by sending
+		// junk above the global limit.
+		if att >= int64(a.MinAttempts) {
+			st.FailureRatio = float64(fail) / float64(att)
 			want := 0
 			switch {
 			case st.FailureRatio >= a.EmergencyRatio:

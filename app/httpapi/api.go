@@ -68,6 +68,7 @@ func (a *API) Register(e *echo.Echo) {
 	e.POST("/v1/password/reset/confirm", a.routed(homeFromResetToken, a.confirmReset))
 
 	a.registerMFA(e, user)
+	e.POST("/v1/login/verify", a.routed(homeFromVerifyToken, a.verifyLogin))
 
 	e.POST("/oauth2/token", a.routed(homeFromFormToken, a.token))
 	e.POST("/oauth2/revoke", a.routed(homeFromFormToken, a.revoke))
@@ -172,7 +173,7 @@ func (a *API) signUp(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	res, err := a.Auth.SignUp(c.Request().Context(), req.Email, req.Password)
+	res, err := a.Auth.SignUp(c.Request().Context(), req.Email, req.Password, clientAddr(c))
 	if err != nil {
 		return err
 	}
@@ -213,6 +214,8 @@ func (a *API) login(c echo.Context) error {
 		return errs.E(errs.KindForbidden, "account_disabled", "this account is disabled")
 	case auth.LoginMFARequired:
 		return mfaRequired(res.MFA)
+	case auth.LoginVerificationRequired:
+		return verificationRequired(res.Verification)
 	case auth.LoginResetRequired:
 		return errs.E(errs.KindForbidden, "password_reset_required", "this password must be reset before it can be used again; use the password reset link")
 	}
@@ -284,7 +287,7 @@ func (a *API) changePassword(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := a.Auth.ChangePassword(c.Request().Context(), principal(c), req.CurrentPassword, req.NewPassword); err != nil {
+	if err := a.Auth.ChangePassword(c.Request().Context(), principal(c), req.CurrentPassword, req.NewPassword, clientAddr(c)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -299,7 +302,7 @@ func (a *API) requestReset(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := a.Auth.RequestPasswordReset(c.Request().Context(), req.Email); err != nil {
+	if err := a.Auth.RequestPasswordReset(c.Request().Context(), req.Email, clientAddr(c)); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, map[string]string{"status": "if the address has an account, a reset link is on its way"})
@@ -315,7 +318,7 @@ func (a *API) confirmReset(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := a.Auth.ConfirmPasswordReset(c.Request().Context(), req.Token, req.NewPassword); err != nil {
+	if err := a.Auth.ConfirmPasswordReset(c.Request().Context(), req.Token, req.NewPassword, clientAddr(c)); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

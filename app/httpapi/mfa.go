@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse-id/gatehouse/app/auth"
+	"github.com/gatehouse-id/gatehouse/app/defense"
 	"github.com/gatehouse-id/gatehouse/app/errs"
 	"github.com/gatehouse-id/gatehouse/app/mfa"
 )
@@ -53,9 +54,17 @@ func (a *API) loginMFA(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.Auth.CompleteMFA(c.Request().Context(), auth.MFALogin{
+	in := auth.MFALogin{
 		Token: req.MFAToken, TOTPCode: req.TOTPCode, RecoveryCode: req.RecoveryCode, WebAuthn: req.WebAuthn,
-	})
+	}
+	if len(req.ChallengeSolution) > 0 {
+		sol, err := defense.ParseSolution(req.ChallengeSolution)
+		if err != nil {
+			return errs.Invalid("invalid_request", "challenge_solution is malformed")
+		}
+		in.Challenge = &sol
+	}
+	res, err := a.Auth.CompleteMFA(c.Request().Context(), in)
 	if err != nil {
 		return err
 	}
@@ -63,7 +72,7 @@ func (a *API) loginMFA(c echo.Context) error {
 }
 
 func (a *API) passkeyBegin(c echo.Context) error {
-	ceremony, err := a.Auth.BeginPasskeyLogin(c.Request().Context())
+	ceremony, err := a.Auth.BeginPasskeyLogin(c.Request().Context(), clientAddr(c))
 	if err != nil {
 		return err
 	}

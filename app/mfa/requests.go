@@ -41,6 +41,9 @@ type MFALoginRequest struct {
 	RecoveryCode string            // normalized, when Method is MethodRecoveryCode
 	WebAuthn     *WebAuthnResponse // when Method is MethodWebAuthn
 	Method       string
+	// ChallengeSolution is the raw challenge_solution member, when sent
+	// (checked by the defense, like the login's).
+	ChallengeSolution json.RawMessage
 }
 
 // Second-factor methods, as named in mfa_required's "methods".
@@ -94,9 +97,13 @@ func webAuthnResponse(m map[string]json.RawMessage) (WebAuthnResponse, error) {
 
 // DecodeMFALoginRequest reads and validates the body of POST /v1/login/mfa.
 func DecodeMFALoginRequest(r io.Reader) (MFALoginRequest, error) {
-	m, err := decodeStrict(r, "mfa_token", "totp_code", "recovery_code", "webauthn")
+	m, err := decodeStrict(r, "mfa_token", "totp_code", "recovery_code", "webauthn", "challenge_solution")
 	if err != nil {
 		return MFALoginRequest{}, err
+	}
+	var solution json.RawMessage
+	if raw := bytes.TrimSpace(m["challenge_solution"]); len(raw) > 0 && string(raw) != "null" {
+		solution = json.RawMessage(bytes.Clone(raw))
 	}
 	token, err := stringField(m, "mfa_token")
 	if err != nil {
@@ -105,7 +112,7 @@ func DecodeMFALoginRequest(r io.Reader) (MFALoginRequest, error) {
 	if token == nil || !validToken(*token) {
 		return MFALoginRequest{}, invalid("mfa_token is missing or malformed")
 	}
-	req := MFALoginRequest{MFAToken: *token}
+	req := MFALoginRequest{MFAToken: *token, ChallengeSolution: solution}
 	n := 0
 	if _, ok := m["totp_code"]; ok {
 		n++

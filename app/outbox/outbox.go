@@ -15,15 +15,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/gatehouse-id/gatehouse/app/auth"
 )
 
 // Store is the outbox table (app/store).
 type Store interface {
 	ClaimOutbox(ctx context.Context, region string, limit int, now time.Time) ([]auth.OutboxMessage, error)
-	ReleaseOutbox(ctx context.Context, id uuid.UUID) error
+	// ReleaseOutbox hands a claimed message back, with its payload.
+	ReleaseOutbox(ctx context.Context, m auth.OutboxMessage) error
 }
 
 // Sender delivers one message.
@@ -73,7 +72,7 @@ func (d *Dispatcher) DeliverOnce(ctx context.Context) (int, error) {
 	for _, m := range msgs {
 		if err := d.sender.Send(ctx, m); err != nil {
 			d.log.WarnContext(ctx, "outbox message not delivered; released for retry", "message_id", m.ID, "kind", m.Kind, "error", err)
-			if rerr := d.store.ReleaseOutbox(ctx, m.ID); rerr != nil {
+			if rerr := d.store.ReleaseOutbox(ctx, m); rerr != nil {
 				return sent, rerr
 			}
 			continue

@@ -79,3 +79,17 @@ func (db *DB) SetPasswordBreached(ctx context.Context, userID uuid.UUID, breache
 	}
 	return nil
 }
+
+// UseDevice reports whether deviceID is an unrevoked device of the user
+// holding tokenHash and last used after idleCutoff (an expired device is
+// not trusted), and records its use at now. One statement on the primary
+// key.
+func (db *DB) UseDevice(ctx context.Context, userID, deviceID uuid.UUID, tokenHash []byte, now, idleCutoff time.Time) (bool, error) {
+	tag, err := db.pool.Exec(ctx, `UPDATE trusted_devices SET last_used_at = $4
+		WHERE id = $1 AND user_id = $2 AND token_hash = $3 AND revoked_at IS NULL AND last_used_at > $5`,
+		deviceID, userID, tokenHash, now, idleCutoff)
+	if err != nil {
+		return false, fmt.Errorf("store: use device: %w", mapError(err))
+	}
+	return tag.RowsAffected() == 1, nil
+}

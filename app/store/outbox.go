@@ -14,8 +14,11 @@ import (
 
 // ClaimOutbox takes up to limit unsent messages of a region for delivery:
 // in one serialisable transaction it reads them and stamps sent_at, so two
-// dispatchers never take the same message. A message whose delivery then
-// fails is handed back with ReleaseOutbox.
+// dispatchers never take the same message. The secrets a mail carries
+// (outboxSecrets: a reset token, a one-time code) are returned to the
+// dispatcher and removed from the stored row, so a sent row keeps no raw
+// token. A message whose delivery then fails is handed back, secrets and
+// all, with ReleaseOutbox.
 func (db *DB) ClaimOutbox(ctx context.Context, region string, limit int, now time.Time) ([]auth.OutboxMessage, error) {
 	var out []auth.OutboxMessage
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
@@ -49,7 +52,8 @@ func (db *DB) ClaimOutbox(ctx context.Context, region string, limit int, now tim
 		if len(ids) == 0 {
 			return nil
 		}
-		_, err = tx.Exec(ctx, `UPDATE outbox SET sent_at = $2 WHERE id = ANY($1) AND sent_at IS NULL`, ids, now)
+		_, err = tx.Exec(ctx, `UPDATE outbox SET sent_at = $2, payload = payload - 'token' - 'code'
+			WHERE id = ANY($1) AND sent_at IS NULL`, ids, now)
 		return err
 	})
 	if err != nil {
@@ -58,9 +62,14 @@ func (db *DB) ClaimOutbox(ctx context.Context, region string, limit int, now tim
 	return out, nil
 }
 
-// ReleaseOutbox hands a claimed message back for another delivery attempt.
-func (db *DB) ReleaseOutbox(ctx context.Context, id uuid.UUID) error {
-	if _, err := db.pool.Exec(ctx, `UPDATE outbox SET sent_at = NULL WHERE id = $1`, id); err != nil {
+// ReleaseOutbox hands a claimed message back for another delivery attempt,
+// with the payload it was claimed with (ClaimOutbox removed its secrets).
+func (db *DB) ReleaseOutbox(ctx context.Context, m auth.OutboxMessage) error {
+	payload, err := json.Marshal(m.Payload)
+	if err != nil {
+		return fmt.Errorf("store: release outbox: %w", err)
+	}
+	if _, err := db.pool.Exec(ctx, `UPDATE outbox SET sent_at = NULL, payload = $2 WHERE id = $1`, m.ID, payload); err != nil {
 		return fmt.Errorf("store: release outbox: %w", mapError(err))
 	}
 	return nil

@@ -140,3 +140,19 @@ func (db *DB) CompletePasswordReset(ctx context.Context, tokenHash []byte, next 
 	}
 	return userID, revoked, nil
 }
+
+// PendingPasswordReset returns the user of an unused reset that is still
+// valid at now, or KindNotFound "invalid_token": a confirm looks its token
+// up before it spends a hash on the new password.
+func (db *DB) PendingPasswordReset(ctx context.Context, tokenHash []byte, now time.Time) (uuid.UUID, error) {
+	var userID uuid.UUID
+	err := db.pool.QueryRow(ctx, `SELECT user_id FROM password_resets
+		WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2`, tokenHash, now).Scan(&userID)
+	if isNoRows(err) {
+		return uuid.Nil, errInvalidToken()
+	}
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("store: pending password reset: %w", mapError(err))
+	}
+	return userID, nil
+}

@@ -154,7 +154,9 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID, keep uuid.UUID, re
 
 // revokeSessions revokes the user's sessions that are active at now, except
 // keep, and returns their ids. Expired sessions are left as they are: they
-// cannot be used anyway.
+// cannot be used anyway. Every trusted device of the user is revoked with
+// them (password change and reset, logout everywhere, a ban, a removed
+// factor): a device trusted under the old state must log in in full again.
 func revokeSessions(ctx context.Context, q querier, userID, keep uuid.UUID, reason string, now time.Time) ([]uuid.UUID, error) {
 	rows, err := q.Query(ctx, `UPDATE sessions SET revoked_at = $3, revoke_reason = $4
 		WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL AND expires_at > $3
@@ -162,7 +164,14 @@ func revokeSessions(ctx context.Context, q querier, userID, keep uuid.UUID, reas
 	if err != nil {
 		return nil, err
 	}
-	return collectIDs(rows)
+	ids, err := collectIDs(rows)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := q.Exec(ctx, `UPDATE trusted_devices SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, userID, now); err != nil {
+		return nil, err
+	}
+	return ids, nil
 }
 
 // RecentlyRevokedSessions lists the sessions of a region revoked since

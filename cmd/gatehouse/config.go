@@ -88,6 +88,10 @@ type Config struct {
 		Mode string
 		URL  string
 		Dir  string
+		// OnLogin is what a login with a breached password does: "flag"
+		// (default: logs in, account flagged for a change) or
+		// "force_reset" (403 password_reset_required and a reset mail).
+		OnLogin string
 	}
 	Defense struct {
 		Enabled bool
@@ -105,6 +109,9 @@ type Config struct {
 		// SharedRanges are known shared ranges with their own budget
 		// (shared_ranges.go); PerMinute 0 is the default for bare CIDRs.
 		SharedRanges []defense.SharedRange
+		// DeviceTTL is how long a trusted device stays trusted unused
+		// (default 2160h, 90 days).
+		DeviceTTL time.Duration
 	}
 	Residency struct {
 		// Rules map a country hint to a home region: "DE=europe-west1,…".
@@ -235,6 +242,7 @@ func settings() []setting {
 		str("breach.mode", "GATEHOUSE_BREACH_MODE", "off, range or offline", func(c *Config) *string { return &c.Breach.Mode }),
 		str("breach.url", "GATEHOUSE_BREACH_URL", "k-anonymity range endpoint", func(c *Config) *string { return &c.Breach.URL }),
 		str("breach.dir", "GATEHOUSE_BREACH_DIR", "offline range files", func(c *Config) *string { return &c.Breach.Dir }),
+		str("breach.on_login", "GATEHOUSE_BREACH_ON_LOGIN", "flag or force_reset", func(c *Config) *string { return &c.Breach.OnLogin }),
 		boolean("defense.enabled", "GATEHOUSE_DEFENSE_ENABLED", func(c *Config) *bool { return &c.Defense.Enabled }),
 		str("defense.key_prefix", "GATEHOUSE_DEFENSE_KEY_PREFIX", "Redis key prefix of the defense layers", func(c *Config) *string { return &c.Defense.KeyPrefix }),
 		integer("defense.challenge_after", "GATEHOUSE_DEFENSE_CHALLENGE_AFTER", func(c *Config) *int { return &c.Defense.ChallengeAfter }),
@@ -242,6 +250,7 @@ func settings() []setting {
 		integer("defense.address_per_minute", "GATEHOUSE_DEFENSE_ADDRESS_PER_MINUTE", func(c *Config) *int { return &c.Defense.AddressPerMinute }),
 		integer("defense.global_per_second", "GATEHOUSE_DEFENSE_GLOBAL_PER_SECOND", func(c *Config) *int { return &c.Defense.GlobalPerSecond }),
 		sharedRangesSetting(),
+		dur("defense.device_ttl", "GATEHOUSE_DEFENSE_DEVICE_TTL", func(c *Config) *time.Duration { return &c.Defense.DeviceTTL }),
 		{
 			yaml: "residency.rules", env: "GATEHOUSE_RESIDENCY_RULES", help: "country=region,… for sign-ups",
 			set: func(c *Config, v string) error {
@@ -305,7 +314,9 @@ func defaultConfig() Config {
 	c.Password.MinLength = 8
 	c.Breach.Mode = "off"
 	c.Breach.URL = "https://api.pwnedpasswords.com"
+	c.Breach.OnLogin = "flag"
 	c.Defense.Enabled = true
+	c.Defense.DeviceTTL = 90 * 24 * time.Hour
 	c.MFA.Name = "Gatehouse"
 	c.Residency.Header = "X-Gatehouse-Country"
 	c.Forwarding.Timeout = 3 * time.Second
@@ -448,6 +459,9 @@ func (c *Config) validate(need needs) error {
 	if c.Tokens.AccessTTL < time.Minute || c.Tokens.AccessTTL > 24*time.Hour {
 		return bad("tokens.access_ttl", "want 1m to 24h")
 	}
+	if c.Defense.DeviceTTL < time.Second {
+		return bad("defense.device_ttl", "want at least 1s")
+	}
 	if c.Tokens.RefreshTTL < time.Hour {
 		return bad("tokens.refresh_ttl", "want at least 1h")
 	}
@@ -465,6 +479,9 @@ func (c *Config) validate(need needs) error {
 		}
 	default:
 		return bad("breach.mode", "want off, range or offline")
+	}
+	if c.Breach.OnLogin != "flag" && c.Breach.OnLogin != "force_reset" {
+		return bad("breach.on_login", "want flag or force_reset")
 	}
 	if c.Outbox.Sender != "none" && c.Outbox.Sender != "console" {
 		return bad("outbox.sender", "want none or console")

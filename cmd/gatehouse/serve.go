@@ -65,6 +65,7 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 		return err
 	}
 	go svc.Run(ctx)
+	go purgeLoop(ctx, db, cfg.Region, logger)
 	if cfg.Outbox.Sender == "console" {
 		go outbox.NewDispatcher(db, outbox.NewConsole(std.out), cfg.Region, time.Second, logger, time.Now).Run(ctx)
 	}

@@ -107,6 +107,8 @@ func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.Un
 		// flood never queues in front of them (README, "Login defense").
 		MaxOpenLogins:   16 * workers,
 		MaxDeviceLogins: 16 * workers,
+		DeviceTTL:       cfg.Defense.DeviceTTL,
+		BreachOnLogin:   cfg.Breach.OnLogin,
 	}, auth.Deps{
 		Store:  db,
 		Hasher: hasher,

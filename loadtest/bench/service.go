@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -71,7 +72,14 @@ func signUpAll(ctx context.Context, client *apiClient, users []credentials, conc
 					errc <- ctx.Err()
 					return
 				}
-				if err := client.signUp(ctx, users[i]); err != nil {
+				err := client.signUp(ctx, users[i])
+				// Sign-ups pass the admission lane and the limits before
+				// their hash: when this setup outruns them, wait and retry.
+				for try := 0; err != nil && retryLater(err) && try < 50 && ctx.Err() == nil; try++ {
+					time.Sleep(100 * time.Millisecond)
+					err = client.signUp(ctx, users[i])
+				}
+				if err != nil {
 					errc <- fmt.Errorf("sign up %s: %w", users[i].Email, err)
 					return
 				}
@@ -275,4 +283,11 @@ func measureIntrospect(ctx context.Context, client *apiClient, accessTokens []st
 			return client.introspect(ctx, conns[w], tok)
 		},
 	})
+}
+
+// retryLater reports an error that is an answer asking to come back later
+// (429, 503).
+func retryLater(err error) bool {
+	var he *httpError
+	return errors.As(err, &he) && busy(he.status)
 }
