@@ -2,7 +2,7 @@
 # `make k6-<suite>`: run loadtest/<suite>.js against a server started here on
 # 127.0.0.1 (`make run`, or `make run-regions` for multi-region), then write
 # the report (summary.json, legit_p95.png, attack_outcomes.png) with
-# cmd/k6report under loadtest/reports/<suite>-<UTC time>/. Installs k6 with
+# loadtest/k6report/cmd/k6report under loadtest/reports/<suite>-<UTC time>/. Installs k6 with
 # `go install go.k6.io/k6@v1.8.1` when missing. Extra k6 flags: K6_ARGS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +44,6 @@ k6 run --quiet --out "json=$out/points.json" -e "SUMMARY_JSON=$out/k6-summary.js
   -e BASE_URL=http://127.0.0.1:8080 -e "ARGON2_CAPACITY=$capacity" ${K6_ARGS:-} "$script"
 k6status=$?
 set -e
-$GO run ./cmd/k6report -suite "$suite" -points "$out/points.json" -summary "$out/k6-summary.json" -out "$out"
+$GO run ./loadtest/k6report/cmd/k6report -suite "$suite" -points "$out/points.json" -summary "$out/k6-summary.json" -out "$out"
 echo "k6: report in $out (k6 exit $k6status)"
 exit $k6status

@@ -2,7 +2,7 @@
 // the legitimate users' p95 and of the attack's outcomes over time.
 //
 //	k6 run --out json=points.json -e SUMMARY_JSON=summary-k6.json loadtest/stuffing.js
-//	go run ./cmd/k6report -suite stuffing -points points.json -summary summary-k6.json -out loadtest/reports/stuffing
+//	go run ./loadtest/k6report/cmd/k6report -suite stuffing -points points.json -summary summary-k6.json -out loadtest/reports/stuffing
 //
 // It exits 1 when the summary says a threshold failed, 2 on bad usage.
 package main
