@@ -241,19 +241,39 @@ export function setup() {
   const signups = [];
   for (let i = 0; i < LEGIT_USERS; i++) signups.push({ email: legitEmail(run, i), password: legitPassword(run, i) });
   for (let j = 0; j < VICTIMS; j++) signups.push({ email: victimEmail(run, j), password: victimPassword(run, j) });
-  for (let s = 0; s < signups.length; s += 8) {
-    const batch = signups.slice(s, s + 8).map((c, k) => ({
+  // Sign-up hashes a password, so it passes the same address and global
+  // limits as a login: a refused one (429, or 503 when the hashing queue is
+  // full) is retried after its Retry-After.
+  let pending = signups.map((c, n) => ({ c, n, tries: 0 }));
+  while (pending.length > 0) {
+    const batch = pending.slice(0, 8);
+    const answers = http.batch(batch.map(({ c, n }) => ({
       method: "POST", url: `${BASE_URL}/v1/users`, body: JSON.stringify(c),
-      params: { headers: { "Content-Type": "application/json", "X-Forwarded-For": `198.18.${((s + k) >> 8) & 255}.${(s + k) & 255}` }, timeout: "60s" },
-    }));
-    http.batch(batch).forEach((r, k) => {
-      if (r.status !== 201) exec.test.abort(`sign-up of ${signups[s + k].email}: HTTP ${r.status} ${r.body}`);
+      params: { headers: { "Content-Type": "application/json", "X-Forwarded-For": `198.18.${(n >> 8) & 255}.${n & 255}` }, timeout: "60s" },
+    })));
+    const retry = [];
+    let wait = 0;
+    answers.forEach((r, k) => {
+      if (r.status === 201) return;
+      const p = batch[k];
+      if ((r.status === 429 || r.status === 503) && ++p.tries < 30) {
+        retry.push(p);
+        wait = Math.max(wait, Number(r.headers["Retry-After"]) || 1);
+        return;
+      }
+      exec.test.abort(`sign-up of ${p.c.email}: HTTP ${r.status} ${r.body}`);
     });
+    pending = retry.concat(pending.slice(batch.length));
+    if (retry.length > 0) sleep(Math.min(wait, 5));
   }
   // Warm-up: each legit user's first login from its address trusts its device.
   const devices = [];
   for (let i = 0; i < LEGIT_USERS; i++) {
-    const { res } = login({ email: legitEmail(run, i), password: legitPassword(run, i) }, legitIP(i), [200, 403], true, () => {});
+    let { res } = login({ email: legitEmail(run, i), password: legitPassword(run, i) }, legitIP(i), [200, 403, 429, 503], true, () => {});
+    for (let tries = 1; (res.status === 429 || res.status === 503) && tries < 30; tries++) {
+      sleep(Math.min(Number(res.headers["Retry-After"]) || 1, 5)); // the sign-ups above drew on the same global limit
+      ({ res } = login({ email: legitEmail(run, i), password: legitPassword(run, i) }, legitIP(i), [200, 403, 429, 503], true, () => {}));
+    }
     if (res.status !== 200) exec.test.abort(`warm-up login of ${legitEmail(run, i)}: HTTP ${res.status} ${res.body}`);
     devices.push(parse(res).device_token || "");
   }
