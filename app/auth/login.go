@@ -158,24 +158,27 @@ type LoginResult struct {
 // the same as for a wrong password.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (LoginResult, error) {
 	res, err := s.login(ctx, req)
+	var result string
 	switch {
 	case err != nil && errs.Is(err, errs.KindUnavailable) && errs.As(err).Code == password.CodeOverloaded:
-		s.deps.Observer.LoginResult("overloaded")
+		result = "overloaded"
 	case errs.Is(err, errs.KindRateLimited):
-		s.deps.Observer.LoginResult("rate_limited")
+		result = "rate_limited"
 	case errs.Is(err, errs.KindLocked):
-		s.deps.Observer.LoginResult("locked")
+		result = "locked"
 	case errs.Is(err, errs.KindForbidden) && errs.As(err).Code == "challenge_required":
-		s.deps.Observer.LoginResult("challenge_required")
+		result = "challenge_required"
 	case err != nil:
-		s.deps.Observer.LoginResult("error")
+		result = "error"
 	case res.Outcome == LoginSucceeded:
-		s.deps.Observer.LoginResult("success")
+		result = "success"
 	case res.Outcome == LoginMFARequired:
-		s.deps.Observer.LoginResult("mfa_required")
+		result = "mfa_required"
 	default:
-		s.deps.Observer.LoginResult("invalid_credentials")
+		result = "invalid_credentials"
 	}
+	s.deps.Observer.LoginResult(result)
+	s.emitLogin(ctx, req, res, result)
 	return res, err
 }
 
@@ -235,6 +238,7 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (LoginResult, err
 	}
 	s.guardRecord(ctx, att, ok, err)
 	if err != nil || !ok {
+		invalid.UserID = acct.user.ID // for the audit trail only; never answered
 		return invalid, err
 	}
 	user := acct.user
