@@ -42,6 +42,8 @@ type API struct {
 	Region     string
 	Forwarding Forwarding
 	Logger     *slog.Logger
+	// Audit serves users' event history (events.go); nil hides it.
+	Audit AuditTrail
 }
 
 // Register adds the API's routes.
@@ -68,6 +70,7 @@ func (a *API) Register(e *echo.Echo) {
 	e.POST("/v1/password/reset/confirm", a.routed(homeFromResetToken, a.confirmReset))
 
 	a.registerMFA(e, user)
+	a.registerEvents(e, user)
 
 	e.POST("/oauth2/token", a.routed(homeFromFormToken, a.token))
 	e.POST("/oauth2/revoke", a.routed(homeFromFormToken, a.revoke))

@@ -26,6 +26,13 @@ type Metrics struct {
 	Forwarded          *prometheus.CounterVec // to_region, result
 	SecurityEvents     *prometheus.CounterVec // kind
 	DefenseFallback    prometheus.Gauge
+
+	// RevocationPropagation: from a revocation anywhere to this region
+	// refusing the session's access tokens (issue 14 feeds it).
+	RevocationPropagation prometheus.Histogram
+	// Ops are the series of the events pipeline, keys and defense mode
+	// (ops.go).
+	Ops *Ops
 }
 
 // LoginResults are the values of gatehouse_login_attempts_total{result}.
@@ -77,7 +84,14 @@ func New() *Metrics {
 			Name: "gatehouse_defense_fallback",
 			Help: "1 while rate limits and counters run in-process because Redis is unreachable.",
 		}),
+		RevocationPropagation: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "gatehouse_revocation_propagation_seconds",
+			Help:    "Seconds from a session's revocation in any region until this region refuses its access tokens.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10},
+		}),
 	}
+	m.Ops = newOps(r)
+	r.MustRegister(m.RevocationPropagation)
 	r.MustRegister(m.DefenseFallback, m.HTTPDuration, m.LoginAttempts, m.PasswordHash, m.PasswordInflight,
 		m.RateLimitDecisions, m.Refresh, m.Forwarded, m.SecurityEvents,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -111,6 +125,10 @@ func (m *Metrics) LoginResult(result string) { m.LoginAttempts.WithLabelValues(r
 
 // RefreshResult counts a refresh grant by result.
 func (m *Metrics) RefreshResult(result string) { m.Refresh.WithLabelValues(result).Inc() }
+
+// RevocationPropagated records how long a revocation took to reach this
+// region.
+func (m *Metrics) RevocationPropagated(d time.Duration) { m.RevocationPropagation.Observe(d.Seconds()) }
 
 // SecurityEvent counts a security event by kind.
 func (m *Metrics) SecurityEvent(kind string) { m.SecurityEvents.WithLabelValues(kind).Inc() }

@@ -54,10 +54,16 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 		return err
 	}
 	go ring.Run(ctx, cfg.Keys.RefreshInterval)
-	svc, guard, err := newAuthService(ctx, cfg, db, rdb, ring, m, logger)
+	pipe, err := startEvents(ctx, cfg, db, m, logger)
 	if err != nil {
 		return err
 	}
+	defer pipe.stop() // before db.Close: the batcher flushes into it
+	svc, guard, err := newAuthService(ctx, cfg, db, rdb, ring, m, logger, pipe.batcher)
+	if err != nil {
+		return err
+	}
+	go (&opsWatcher{region: cfg.Region, ring: ring, guard: guard, m: m, rec: pipe.batcher, log: logger}).run(ctx, 10*time.Second)
 	go svc.Run(ctx)
 	if cfg.Outbox.Sender == "console" {
 		go outbox.NewDispatcher(db, outbox.NewConsole(std.out), cfg.Region, time.Second, logger, time.Now).Run(ctx)
@@ -80,6 +86,7 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 	if guard != nil {
 		api.Defense = defenseModes{guard}
 	}
+	api.Audit = db
 	api.Importer = adminImporter{imp: importer.New(db, logger, time.Now), region: cfg.Region, regions: topo.Names()}
 	if fwd != nil {
 		api.Forwarding = fwd

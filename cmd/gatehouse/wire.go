@@ -46,7 +46,7 @@ func argon2Params(cfg *Config) (password.Params, error) {
 }
 
 // newAuthService wires the account service to its adapters.
-func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.UniversalClient, ring *keys.Ring, m *metrics.Metrics, logger *slog.Logger) (*auth.Service, *defense.Guard, error) {
+func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.UniversalClient, ring *keys.Ring, m *metrics.Metrics, logger *slog.Logger, rec auth.EventRecorder) (*auth.Service, *defense.Guard, error) {
 	params, err := argon2Params(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -54,6 +54,7 @@ func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.Un
 	// One Argon2id computation per core at a time (memory: workers × m),
 	// a short queue, and 503 overloaded beyond it.
 	workers := runtime.GOMAXPROCS(0)
+	m.Ops.HashWorkers.Set(float64(workers))
 	pool := password.NewPool(workers, 4*workers, password.DefaultMaxWait, m)
 	hasher, err := password.NewHasher(params, ring, pool)
 	if err != nil {
@@ -122,6 +123,7 @@ func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.Un
 		Guard:    authGuard,
 		Breach:   authBreach,
 		Observer: m,
+		Events:   rec,
 		Logger:   logger,
 		Now:      now,
 		// Device tokens carry a MAC, so the device lane admits no forgery.
