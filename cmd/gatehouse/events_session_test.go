@@ -226,8 +226,13 @@ func checkDelivered(t *testing.T, sc sessionScript, got []delivered) {
 				t.Errorf("%s carries a secret or the email (%q): %s", d.Event.Type, secret, d.Body)
 			}
 		}
-		if prev, ok := bodies[d.Event.ID]; ok && prev != string(d.Body) {
-			t.Errorf("event %s delivered twice with different bodies", d.Event.ID)
+		if prev, ok := bodies[d.Event.ID]; ok {
+			// At least once: a duplicate is the same event again, which
+			// a consumer drops by id; order is judged on first copies.
+			if prev != string(d.Body) {
+				t.Errorf("event %s delivered twice with different bodies", d.Event.ID)
+			}
+			continue
 		}
 		bodies[d.Event.ID] = string(d.Body)
 		k := d.Stream + "|" + d.Event.PartitionKey
