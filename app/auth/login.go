@@ -157,6 +157,8 @@ type LoginResult struct {
 // dummy hash of the current parameters, so the answer and its timing are
 // the same as for a wrong password.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (LoginResult, error) {
+	ctx, end := s.span(ctx, "login")
+	defer end()
 	res, err := s.login(ctx, req)
 	var result string
 	switch {
@@ -187,7 +189,9 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (LoginResult, err
 	// for nothing. Its lane is bounded, and under a flood it is shed
 	// before any Redis, database or hashing work, since its hash would be
 	// refused anyway. The answer is the same whatever the email.
+	_, endAdmission := s.span(ctx, "login.admission")
 	leave, err := s.admitLogin(req.DeviceToken)
+	endAdmission()
 	if err != nil {
 		return LoginResult{}, err
 	}
@@ -299,6 +303,8 @@ func (s *Service) lookupAccount(ctx context.Context, addr string) (account, erro
 	if addr == "" {
 		return a, nil
 	}
+	ctx, end := s.span(ctx, "login.store")
+	defer end()
 	entry, err := s.deps.Store.LookupEmail(ctx, EmailHash(addr))
 	if errs.Is(err, errs.KindNotFound) {
 		// Make the same second query a known email makes (for a user id
@@ -424,6 +430,8 @@ func (s *Service) startSession(ctx context.Context, u User, clientID string, amr
 	if err := s.deps.Store.CreateSession(ctx, sess, stored); err != nil {
 		return TokenResponse{}, err
 	}
+	_, end := s.span(ctx, "login.token")
+	defer end()
 	return s.tokenResponse(sess, rt)
 }
 

@@ -109,6 +109,8 @@ type Deps struct {
 	// Events appends events that change nothing (failed logins) off the
 	// request path; nil records none.
 	Events EventRecorder
+	// Tracer makes spans of a login's steps; nil traces nothing.
+	Tracer spanTracer
 	Logger *slog.Logger
 	Now    func() time.Time
 	Random io.Reader

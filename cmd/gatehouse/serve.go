@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/app/outbox"
 	"github.com/gatehouse-id/gatehouse/app/store"
 	"github.com/gatehouse-id/gatehouse/app/token"
+	"github.com/gatehouse-id/gatehouse/app/tracing"
 )
 
 // pingFunc adapts a function to httpapi.Pinger.
@@ -34,7 +35,12 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 	logger := newLogger(cfg, std.err).With("region", cfg.Region)
 	logger.Info("configuration", cfg.masked()...)
 
-	db, err := store.Open(ctx, cfg.Database.URL, store.Options{Logger: logger, MaxConns: int32(cfg.Database.MaxConns), Region: cfg.Region})
+	tracer, stopTracing, err := newTracer(ctx, getenv, cfg.Region, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	db, err := store.Open(ctx, cfg.Database.URL, store.Options{Logger: logger, MaxConns: int32(cfg.Database.MaxConns), Region: cfg.Region, Tracer: tracer})
 	if err != nil {
 		return err
 	}
@@ -44,6 +50,9 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 		return &configError{key: "GATEHOUSE_REDIS_URL", msg: err.Error()}
 	}
 	defer rdb.Close()
+	if tracer != nil {
+		rdb.AddHook(tracing.RedisHook{Tracer: tracer})
+	}
 	if err := cache.Ping(ctx, rdb); err != nil {
 		logger.Warn("redis unavailable at start; serving with in-process fallbacks until it answers", "error", err)
 	}
@@ -59,7 +68,7 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 		return err
 	}
 	defer pipe.stop() // before db.Close: the batcher flushes into it
-	svc, guard, err := newAuthService(ctx, cfg, db, rdb, ring, m, logger, pipe.batcher)
+	svc, guard, err := newAuthService(ctx, cfg, db, rdb, ring, m, logger, serviceExtras{Events: pipe.batcher, Tracer: tracer})
 	if err != nil {
 		return err
 	}
@@ -106,6 +115,7 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 			"redis":    pingFunc(func(ctx context.Context) error { return cache.Ping(ctx, rdb) }),
 		},
 		Routes: api.Register,
+		Tracer: tracer,
 	})
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)

@@ -46,7 +46,7 @@ func argon2Params(cfg *Config) (password.Params, error) {
 }
 
 // newAuthService wires the account service to its adapters.
-func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.UniversalClient, ring *keys.Ring, m *metrics.Metrics, logger *slog.Logger, rec auth.EventRecorder) (*auth.Service, *defense.Guard, error) {
+func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.UniversalClient, ring *keys.Ring, m *metrics.Metrics, logger *slog.Logger, extras serviceExtras) (*auth.Service, *defense.Guard, error) {
 	params, err := argon2Params(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -111,7 +111,7 @@ func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.Un
 		MaxDeviceLogins: 16 * workers,
 	}, auth.Deps{
 		Store:  db,
-		Hasher: hasher,
+		Hasher: traced(hasher, extras.Tracer),
 		Pool:   pool,
 		Policy: password.Policy{MinLength: cfg.Password.MinLength, Blocklist: blocklist},
 		Issuer: issuer,
@@ -123,7 +123,8 @@ func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.Un
 		Guard:    authGuard,
 		Breach:   authBreach,
 		Observer: m,
-		Events:   rec,
+		Events:   extras.Events,
+		Tracer:   extras.Tracer,
 		Logger:   logger,
 		Now:      now,
 		// Device tokens carry a MAC, so the device lane admits no forgery.
