@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +125,25 @@ func TestEventsReachKafka(t *testing.T) {
 	}
 	if resp, b := call(t, "GET", s.URL+"/v1/me/events?limit=0", nil, bearer(loginAT(t, s.URL, sc))...); resp.StatusCode != 400 {
 		t.Errorf("limit=0: %d %v, want 400", resp.StatusCode, b)
+	}
+
+	// gatehouse events tail: the same user's trail as JSON lines, oldest first.
+	out := runCmd(t, env, "events", "tail", "--user", sc.UserID, "--since", "1h", "--follow=false")
+	var tailTypes []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev struct{ Type, Subject string }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil || ev.Subject != sc.UserID {
+			t.Fatalf("events tail printed %q (%v)", line, err)
+		}
+		tailTypes = append(tailTypes, ev.Type)
+	}
+	if len(tailTypes) == 0 || tailTypes[0] != "id.gatehouse.user.registered.v1" {
+		t.Errorf("events tail: %v, want the user's trail from sign-up on", tailTypes)
+	}
+	for _, w := range sc.Want {
+		if !slices.Contains(tailTypes, w) {
+			t.Errorf("events tail lacks %s", w)
+		}
 	}
 }
 

@@ -39,6 +39,8 @@ commands:
   users protect-legacy         wrap every fast legacy hash in Argon2id
   hash calibrate [--target 250ms] [--max-memory 256MiB]
                                recommend Argon2id parameters for this host
+  events tail [--user ID] [--since 15m] [--follow=false] [--type TYPE]
+                               print the audit trail as CloudEvents JSON lines
   version                      print version, commit and Go version
 
 Every command takes --config FILE (YAML); environment variables override it.
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 		return cmdHash(ctx, rest, std)
 	case "users":
 		return cmdUsers(ctx, rest, getenv, std)
+	case "events":
+		return cmdEvents(ctx, rest, getenv, std)
 	case "version", "--version":
 		return cmdVersion(std)
 	case "help", "-h", "--help":

@@ -48,7 +48,7 @@ type benchConfig struct {
 }
 
 // allPhases are the bench's phases in the order they run.
-var allPhases = []string{"capacity", "cross-region", "import", "stuffing"}
+var allPhases = []string{"capacity", "cross-region", "import", "stuffing", "events"}
 
 // capacityParts are the parts of the capacity phase, which -phases also
 // takes one by one: hashing (argon2_raw and login), verify, timing
@@ -271,6 +271,15 @@ func run(ctx context.Context, cfg benchConfig, out io.Writer) (err error) {
 	}
 	if cfg.runs("stuffing") {
 		if err := measureStuffing(ctx, cfg, rep, setup); err != nil {
+			return err
+		}
+	}
+	if cfg.runs("events") {
+		backlog := 200_000
+		if cfg.quick {
+			backlog = 5_000
+		}
+		if err := measureEvents(ctx, cfg, rep, setup, db.url, backlog); err != nil {
 			return err
 		}
 	}
