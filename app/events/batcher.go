@@ -72,6 +72,7 @@ func (b *Batcher) Run(ctx context.Context) {
 	t := time.NewTicker(b.every)
 	defer t.Stop()
 	batch := make([]Record, 0, b.maxBatch)
+	backoff := b.every
 	for {
 		select {
 		case <-ctx.Done():
@@ -91,8 +92,16 @@ func (b *Batcher) Run(ctx context.Context) {
 			if ctx.Err() == nil {
 				b.log.WarnContext(ctx, "events: append failed; the batch is kept and retried", "events", len(batch), "error", err)
 			}
-			continue // keep the batch; the queue absorbs new events meanwhile
+			// Keep the batch and wait before the next attempt; the
+			// queue absorbs new events meanwhile (and drops beyond it).
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
 		}
+		backoff = b.every
 		batch = batch[:0]
 	}
 }
