@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gatehouse-id/gatehouse/app/events"
+	"github.com/gatehouse-id/gatehouse/app/store"
+	"github.com/gatehouse-id/gatehouse/schema"
 )
 
 // TestEventPartitions_MadeAheadAndDroppedAfterRetention runs the partition
@@ -130,5 +132,30 @@ func TestEventPartitions_MadeAheadAndDroppedAfterRetention(t *testing.T) {
 	rep, err = f.db.MaintainEventPartitions(f.ctx, clock, 2, retention)
 	if err != nil || rep.Converted || len(rep.Created)+len(rep.Dropped) != 0 {
 		t.Errorf("a second run did something: %+v, %v", rep, err)
+	}
+}
+
+// TestCockroachAuthEventsAreRegionalWithTTL: on CockroachDB the audit
+// trail is REGIONAL BY ROW and expires by row-level TTL (the partition job
+// is PostgreSQL-only).
+func TestCockroachAuthEventsAreRegionalWithTTL(t *testing.T) {
+	ms, err := store.LoadCockroachMigrations(schema.Files, store.Topology{Database: "gatehouse", PrimaryRegion: "us-east1", Regions: []string{"us-east1", "europe-west1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stmts []string
+	for _, m := range ms {
+		if m.Version == 20 {
+			stmts = m.Statements
+		}
+	}
+	want := []string{
+		"ALTER TABLE auth_events SET LOCALITY REGIONAL BY ROW AS crdb_region",
+		"ALTER TABLE auth_events SET (ttl_expiration_expression = '(occurred_at + INTERVAL ''400 days'')', ttl_job_cron = '@daily')",
+	}
+	for _, w := range want {
+		if !slices.Contains(stmts, w) {
+			t.Errorf("cockroach/0020 lacks %q; it has %q", w, stmts)
+		}
 	}
 }
