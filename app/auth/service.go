@@ -106,17 +106,17 @@ type Deps struct {
 	// MFA is nil when second factors are not configured.
 	MFA      *SecondFactors
 	Observer Observer
+	Logger   *slog.Logger
+	Now      func() time.Time
+	Random   io.Reader
+	// DeviceKeys authenticate device tokens; nil mints them without a MAC
+	// and sorts every login into the open lane.
+	DeviceKeys DeviceKeys
 	// Events appends events that change nothing (failed logins) off the
 	// request path; nil records none.
 	Events EventRecorder
 	// Tracer makes spans of a login's steps; nil traces nothing.
 	Tracer spanTracer
-	Logger *slog.Logger
-	Now    func() time.Time
-	Random io.Reader
-	// DeviceKeys authenticate device tokens; nil mints them without a MAC
-	// and sorts every login into the open lane.
-	DeviceKeys DeviceKeys
 }
 
 // Service is the account and session service of one region.
