@@ -209,3 +209,7 @@ func (r *Ring) askRefresh() {
 	default:
 	}
 }
+
+// ConsecutiveFailures is how many refreshes in a row have failed (0 after
+// a success); exported as a metric for the key-refresh alert.
+func (r *Ring) ConsecutiveFailures() int64 { return r.failures.Load() }

@@ -50,6 +50,7 @@ func (s *Service) flagIfBreached(uid uuid.UUID, normalised []byte) {
 			return
 		}
 		s.log.InfoContext(ctx, "login with a breached password: account flagged for a change", "user_id", uid)
+		s.emit(ctx, EventPasswordBreached, uid, "", eventContext{}, map[string]any{"found_in_corpus": true})
 	}
 	select {
 	case s.background <- task:

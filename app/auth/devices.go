@@ -25,6 +25,8 @@ type Guard interface {
 // guardCheck asks the defense layers whether the attempt may go on to the
 // hash; a refusal is an error in the contract's shape (429, 423, 403).
 func (s *Service) guardCheck(ctx context.Context, a defense.Attempt) (defense.Decision, error) {
+	ctx, end := s.span(ctx, "login.limits")
+	defer end()
 	if s.deps.Guard == nil {
 		return defense.Decision{Action: defense.ActionAllow}, nil
 	}

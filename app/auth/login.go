@@ -178,25 +178,30 @@ type LoginResult struct {
 // dummy hash of the current parameters, so the answer and its timing are
 // the same as for a wrong password.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (LoginResult, error) {
+	ctx, end := s.span(ctx, "login")
+	defer end()
 	res, err := s.login(ctx, req)
+	var result string
 	switch {
 	case err != nil && errs.Is(err, errs.KindUnavailable) && errs.As(err).Code == password.CodeOverloaded:
-		s.deps.Observer.LoginResult("overloaded")
+		result = "overloaded"
 	case errs.Is(err, errs.KindRateLimited):
-		s.deps.Observer.LoginResult("rate_limited")
+		result = "rate_limited"
 	case errs.Is(err, errs.KindLocked):
-		s.deps.Observer.LoginResult("locked")
+		result = "locked"
 	case errs.Is(err, errs.KindForbidden) && errs.As(err).Code == "challenge_required":
-		s.deps.Observer.LoginResult("challenge_required")
+		result = "challenge_required"
 	case err != nil:
-		s.deps.Observer.LoginResult("error")
+		result = "error"
 	case res.Outcome == LoginSucceeded:
-		s.deps.Observer.LoginResult("success")
+		result = "success"
 	case res.Outcome == LoginMFARequired, res.Outcome == LoginVerificationRequired:
-		s.deps.Observer.LoginResult("mfa_required")
+		result = "mfa_required"
 	default:
-		s.deps.Observer.LoginResult("invalid_credentials")
+		result = "invalid_credentials"
 	}
+	s.deps.Observer.LoginResult(result)
+	s.emitLogin(ctx, req, res, result)
 	return res, err
 }
 
@@ -216,7 +221,9 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (LoginResult, err
 			device = &t
 		}
 	}
+	_, endAdmission := s.span(ctx, "login.admission")
 	leave, err := s.admitLogin(device != nil)
+	endAdmission()
 	if err != nil {
 		return LoginResult{}, err
 	}
@@ -275,6 +282,7 @@ func (s *Service) login(ctx context.Context, req LoginRequest) (LoginResult, err
 		s.guardRecord(ctx, att, ok, err)
 	}
 	if err != nil || !ok {
+		invalid.UserID = acct.user.ID // for the audit trail only; never answered
 		return invalid, err
 	}
 	user := acct.user
@@ -343,6 +351,8 @@ func (s *Service) lookupAccount(ctx context.Context, addr string) (account, erro
 	if addr == "" {
 		return a, nil
 	}
+	ctx, end := s.span(ctx, "login.store")
+	defer end()
 	entry, err := s.deps.Store.LookupEmail(ctx, EmailHash(addr))
 	if errs.Is(err, errs.KindNotFound) {
 		// Make the same second query a known email makes (for a user id
@@ -468,6 +478,8 @@ func (s *Service) startSession(ctx context.Context, u User, clientID string, amr
 	if err := s.deps.Store.CreateSession(ctx, sess, stored); err != nil {
 		return TokenResponse{}, err
 	}
+	_, end := s.span(ctx, "login.token")
+	defer end()
 	return s.tokenResponse(sess, rt)
 }
 

@@ -206,6 +206,7 @@ func (s *Service) CompleteMFA(ctx context.Context, in MFALogin) (TokenResponse, 
 			return TokenResponse{}, err
 		}
 		s.log.InfoContext(ctx, "second factor refused", "user_id", uid, "outcome", outcome.String())
+		s.emit(ctx, EventMFAFailed, uid, "", eventContext{IP: p.IP, UserAgent: p.UserAgent}, map[string]any{"factor": factorOf(in), "reason": outcome.String()})
 		return TokenResponse{}, invalidMFA("invalid_code", "the code is wrong, expired or already used")
 	}
 	user, err := s.deps.Store.User(ctx, uid)
@@ -227,6 +228,8 @@ func (s *Service) CompleteMFA(ctx context.Context, in MFALogin) (TokenResponse, 
 	if !p.DeviceTrusted {
 		tokens.DeviceToken = s.trustDevice(ctx, user, p.IP, p.UserAgent)
 	}
+	s.emit(ctx, EventLoginSucceeded, user.ID, user.HomeRegion, eventContext{IP: p.IP, UserAgent: p.UserAgent},
+		map[string]any{"session_id": tokens.SessionID, "factor": factorOf(in)})
 	return tokens, nil
 }
 
@@ -278,6 +281,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, resp mfa.WebAuthnRespo
 	if !res.OK {
 		s.log.InfoContext(ctx, "passkey login refused", "reason", res.Reason)
 		s.deps.Observer.LoginResult("invalid_credentials")
+		s.emit(ctx, EventLoginFailed, res.UserID, "", eventContext{IP: ip, UserAgent: ua}, map[string]any{"reason": "passkey_refused"})
 		return TokenResponse{}, invalidMFA("invalid_credentials", "the passkey was not accepted")
 	}
 	user, err := s.deps.Store.User(ctx, res.UserID)
@@ -289,5 +293,9 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, resp mfa.WebAuthnRespo
 	}
 	amr, acr := mfa.Assurance(mfa.Authentication{}.FromAssertion(res))
 	s.deps.Observer.LoginResult("success")
-	return s.startSession(ctx, user, FirstPartyClient, amr, acr, ip, ua)
+	tokens, err := s.startSession(ctx, user, FirstPartyClient, amr, acr, ip, ua)
+	if err == nil {
+		s.emit(ctx, EventPasskeyUsed, user.ID, user.HomeRegion, eventContext{IP: ip, UserAgent: ua}, map[string]any{"session_id": tokens.SessionID})
+	}
+	return tokens, err
 }

@@ -118,6 +118,11 @@ type Deps struct {
 	// DeviceKeys authenticate device tokens; nil mints them without a MAC
 	// and sorts every login into the open lane.
 	DeviceKeys DeviceKeys
+	// Events appends events that change nothing (failed logins) off the
+	// request path; nil records none.
+	Events EventRecorder
+	// Tracer makes spans of a login's steps; nil traces nothing.
+	Tracer spanTracer
 }
 
 // Service is the account and session service of one region.

@@ -42,6 +42,8 @@ type API struct {
 	Region     string
 	Forwarding Forwarding
 	Logger     *slog.Logger
+	// Audit serves users' event history (events.go); nil hides it.
+	Audit AuditTrail
 }
 
 // Register adds the API's routes.
@@ -69,6 +71,7 @@ func (a *API) Register(e *echo.Echo) {
 
 	a.registerMFA(e, user)
 	e.POST("/v1/login/verify", a.routed(homeFromVerifyToken, a.verifyLogin))
+	a.registerEvents(e, user)
 
 	e.POST("/oauth2/token", a.routed(homeFromFormToken, a.token))
 	e.POST("/oauth2/revoke", a.routed(homeFromFormToken, a.revoke))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatehouse-id/gatehouse/app/metrics"
 )
@@ -48,6 +49,8 @@ type Deps struct {
 	// Routes registers the API's handlers; nil leaves only the
 	// operational endpoints.
 	Routes func(e *echo.Echo)
+	// Tracer makes a span of every request (tracing.go); nil traces nothing.
+	Tracer trace.Tracer
 }
 
 // Server is the HTTP server of one region.
@@ -72,7 +75,7 @@ func New(cfg Config, deps Deps) *Server {
 	e.IPExtractor = clientIP(cfg.TrustedProxies)
 	s := &Server{cfg: cfg, deps: deps, echo: e, logger: deps.Logger}
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.requestID, s.observe, s.recoverPanic, s.limitBody, s.securityHeaders)
+	e.Use(s.requestID, s.trace, s.observe, s.recoverPanic, s.limitBody, s.securityHeaders)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

@@ -26,9 +26,13 @@ type Metrics struct {
 	Forwarded          *prometheus.CounterVec // to_region, result
 	SecurityEvents     *prometheus.CounterVec // kind
 	DefenseFallback    prometheus.Gauge
-	// RevocationPropagation: seconds from a session's revocation until a
-	// region refuses its access tokens (issue 14).
+
+	// RevocationPropagation: from a revocation anywhere to this region
+	// refusing the session's access tokens (issue 14 feeds it).
 	RevocationPropagation prometheus.Histogram
+	// Ops are the series of the events pipeline, keys and defense mode
+	// (ops.go).
+	Ops *Ops
 }
 
 // LoginResults are the values of gatehouse_login_attempts_total{result}.
@@ -86,6 +90,7 @@ func New() *Metrics {
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10},
 		}),
 	}
+	m.Ops = newOps(r)
 	r.MustRegister(m.RevocationPropagation, m.DefenseFallback, m.HTTPDuration, m.LoginAttempts, m.PasswordHash, m.PasswordInflight,
 		m.RateLimitDecisions, m.Refresh, m.Forwarded, m.SecurityEvents,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

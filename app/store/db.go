@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Options tune the pool.
@@ -25,6 +26,8 @@ type Options struct {
 	// Region is the region this process serves. Rows that belong to no user
 	// (a passwordless WebAuthn ceremony) are homed there.
 	Region string
+	// Tracer, when set, makes a span of every statement (tracing.go).
+	Tracer trace.Tracer
 }
 
 // DefaultMaxConns is the pool size when Options.MaxConns is 0: four
@@ -56,6 +59,9 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	if opts.Tracer != nil {
+		cfg.ConnConfig.Tracer = queryTracer{tracer: opts.Tracer}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: open pool: %w", err)

@@ -13,9 +13,16 @@ import (
 
 // CreateDevice stores a newly trusted device.
 func (db *DB) CreateDevice(ctx context.Context, d auth.Device) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO trusted_devices (id, user_id, home_region, token_hash, name, ip, created_at, last_used_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		d.ID, d.UserID, d.HomeRegion, d.TokenHash, d.Name, d.IP, d.CreatedAt, orTime(d.LastUsedAt, d.CreatedAt))
+	// The device and its DeviceTrusted event, in one statement.
+	data, err := jsonObject(map[string]any{"device_id": d.ID.String(), "device_name": d.Name})
+	if err != nil {
+		return fmt.Errorf("store: create device: %w", err)
+	}
+	_, err = db.pool.Exec(ctx, `WITH d AS (INSERT INTO trusted_devices (id, user_id, home_region, token_hash, name, ip, created_at, last_used_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id)
+		INSERT INTO auth_events (id, user_id, home_region, kind, occurred_at, ip, data)
+		SELECT $9, $2, $3, 'device.trusted', $7, $6, $10 FROM d`,
+		d.ID, d.UserID, d.HomeRegion, d.TokenHash, d.Name, d.IP, d.CreatedAt, orTime(d.LastUsedAt, d.CreatedAt), uuid.New(), data)
 	if err != nil {
 		return fmt.Errorf("store: create device: %w", mapError(err))
 	}
@@ -57,8 +64,16 @@ func (db *DB) ListDevices(ctx context.Context, userID uuid.UUID) ([]auth.Device,
 
 // RevokeDevice revokes one of the user's devices.
 func (db *DB) RevokeDevice(ctx context.Context, userID, deviceID uuid.UUID, now time.Time) error {
-	tag, err := db.pool.Exec(ctx, `UPDATE trusted_devices SET revoked_at = $3
-		WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`, deviceID, userID, now)
+	// The revocation and its DeviceRevoked event, in one statement; the
+	// event is written only when a device was revoked.
+	data, err := jsonObject(map[string]any{"device_id": deviceID.String()})
+	if err != nil {
+		return fmt.Errorf("store: revoke device: %w", err)
+	}
+	tag, err := db.pool.Exec(ctx, `WITH d AS (UPDATE trusted_devices SET revoked_at = $3
+		WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING user_id, home_region)
+		INSERT INTO auth_events (id, user_id, home_region, kind, occurred_at, data)
+		SELECT $4, user_id, home_region, 'device.revoked', $3, $5 FROM d`, deviceID, userID, now, uuid.New(), data)
 	if err != nil {
 		return fmt.Errorf("store: revoke device: %w", mapError(err))
 	}

@@ -18,14 +18,18 @@ func (db *DB) RecordEvent(ctx context.Context, ev auth.Event) error {
 	return nil
 }
 
-// insertEvent writes a security event; a nil Detail is stored as {}.
+// insertEvent writes a security event, and the same event to the audit
+// trail that the relay publishes (auth_events), in one statement; a nil
+// Detail is stored as {}.
 func insertEvent(ctx context.Context, q querier, ev auth.Event) error {
 	detail, err := jsonObject(ev.Detail)
 	if err != nil {
 		return fmt.Errorf("marshal event detail: %w", err)
 	}
-	_, err = q.Exec(ctx, `INSERT INTO security_events (id, user_id, home_region, kind, created_at, detail)
-		VALUES ($1, $2, $3, $4, $5, $6)`, ev.ID, ev.UserID, ev.HomeRegion, ev.Kind, ev.At, detail)
+	_, err = q.Exec(ctx, `WITH se AS (INSERT INTO security_events (id, user_id, home_region, kind, created_at, detail)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id)
+		INSERT INTO auth_events (id, user_id, home_region, kind, occurred_at, data)
+		SELECT id, $2, $3, $4, $5, $6 FROM se`, ev.ID, ev.UserID, ev.HomeRegion, ev.Kind, ev.At, detail)
 	return err
 }
 

@@ -78,6 +78,14 @@ func (db *DB) CreatePasswordReset(ctx context.Context, r auth.PasswordReset, msg
 			VALUES ($1, $2, $3, $4, $5)`, r.Hash, r.UserID, r.HomeRegion, r.CreatedAt, r.ExpiresAt); err != nil {
 			return err
 		}
+		data, err := jsonObject(map[string]any{"reason": msg.Kind, "expires_at": r.ExpiresAt.UTC().Format(time.RFC3339)})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, insertAuthEventSQL, uuid.New(), r.UserID, r.HomeRegion, auth.EventPasswordResetRequested,
+			r.CreatedAt, "", "", data); err != nil {
+			return err
+		}
 		return insertOutbox(ctx, tx, msg)
 	})
 	if err != nil {

@@ -24,6 +24,7 @@ func (db *DB) CreateSession(ctx context.Context, s auth.Session, rt auth.Refresh
 			s.ID, s.UserID, s.HomeRegion, s.ClientID, joinAMR(s.AMR), s.ACR, s.AuthTime,
 			s.CreatedAt, orTime(s.LastSeenAt, s.CreatedAt), s.ExpiresAt, s.IP, s.UserAgent)
 		b.Queue(insertRefreshSQL, refreshTokenArgs(s, rt)...)
+		b.Queue(insertAuthEventSQL, sessionStartedEvent(s)...)
 		return commitWith(ctx, tx, b)
 	})
 	if err != nil {

@@ -51,7 +51,11 @@ func (db *DB) CreateUser(ctx context.Context, u auth.User, emailHash []byte, c a
 			}
 			return err
 		}
-		return insertCredential(ctx, tx, u.ID, u.HomeRegion, c)
+		if err := insertCredential(ctx, tx, u.ID, u.HomeRegion, c); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, insertAuthEventSQL, userRegisteredEvent(u)...)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store: create user: %w", err)

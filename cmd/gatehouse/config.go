@@ -128,7 +128,9 @@ type Config struct {
 	Outbox struct {
 		Sender string // "none" (an external mailer reads the table) or "console"
 	}
-	Log struct {
+	// Events: the event stream and audit trail (events_config.go).
+	Events EventsConfig
+	Log    struct {
 		Level  string
 		Format string
 	}
@@ -149,7 +151,7 @@ type setting struct {
 // environment names of the first group; the rest follow
 // GATEHOUSE_<SECTION>_<KEY>.
 func settings() []setting {
-	return []setting{
+	return append([]setting{
 		str("region", "GATEHOUSE_REGION", "the region this process serves", func(c *Config) *string { return &c.Region }),
 		str("regions_file", "GATEHOUSE_REGIONS_FILE", "the region topology file", func(c *Config) *string { return &c.RegionsFile }),
 		str("issuer", "GATEHOUSE_ISSUER", "the iss of every token", func(c *Config) *string { return &c.Issuer }),
@@ -283,7 +285,7 @@ func settings() []setting {
 		str("outbox.sender", "GATEHOUSE_OUTBOX_SENDER", "none or console", func(c *Config) *string { return &c.Outbox.Sender }),
 		str("log.level", "GATEHOUSE_LOG_LEVEL", "debug, info, warn or error", func(c *Config) *string { return &c.Log.Level }),
 		str("log.format", "GATEHOUSE_LOG_FORMAT", "json or text", func(c *Config) *string { return &c.Log.Format }),
-	}
+	}, eventsSettings()...)
 }
 
 // defaultConfig holds every default in one place.
@@ -321,6 +323,7 @@ func defaultConfig() Config {
 	c.Residency.Header = "X-Gatehouse-Country"
 	c.Forwarding.Timeout = 3 * time.Second
 	c.Outbox.Sender = "none"
+	c.Events = defaultEventsConfig()
 	c.Log.Level = "info"
 	c.Log.Format = "json"
 	return c
@@ -485,6 +488,9 @@ func (c *Config) validate(need needs) error {
 	}
 	if c.Outbox.Sender != "none" && c.Outbox.Sender != "console" {
 		return bad("outbox.sender", "want none or console")
+	}
+	if key, msg := c.Events.check(); key != "" {
+		return bad(key, "%s", msg)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -40,6 +40,8 @@ commands:
   hash calibrate [--target 250ms] [--max-memory 256MiB]
                                recommend Argon2id parameters for this host
   purge                        delete the region's expired and spent rows
+  events tail [--user ID] [--since 15m] [--follow=false] [--type TYPE]
+                               print the audit trail as CloudEvents JSON lines
   version                      print version, commit and Go version
 
 Every command takes --config FILE (YAML); environment variables override it.
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 		return cmdUsers(ctx, rest, getenv, std)
 	case "purge":
 		return cmdPurge(ctx, rest, getenv, std)
+	case "events":
+		return cmdEvents(ctx, rest, getenv, std)
 	case "version", "--version":
 		return cmdVersion(std)
 	case "help", "-h", "--help":

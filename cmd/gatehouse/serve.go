@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/app/outbox"
 	"github.com/gatehouse-id/gatehouse/app/store"
 	"github.com/gatehouse-id/gatehouse/app/token"
+	"github.com/gatehouse-id/gatehouse/app/tracing"
 )
 
 // pingFunc adapts a function to httpapi.Pinger.
@@ -34,7 +35,12 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 	logger := newLogger(cfg, std.err).With("region", cfg.Region)
 	logger.Info("configuration", cfg.masked()...)
 
-	db, err := store.Open(ctx, cfg.Database.URL, store.Options{Logger: logger, MaxConns: int32(cfg.Database.MaxConns), Region: cfg.Region})
+	tracer, stopTracing, err := newTracer(ctx, getenv, cfg.Region, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	db, err := store.Open(ctx, cfg.Database.URL, store.Options{Logger: logger, MaxConns: int32(cfg.Database.MaxConns), Region: cfg.Region, Tracer: tracer})
 	if err != nil {
 		return err
 	}
@@ -44,6 +50,9 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 		return &configError{key: "GATEHOUSE_REDIS_URL", msg: err.Error()}
 	}
 	defer rdb.Close()
+	if tracer != nil {
+		rdb.AddHook(tracing.RedisHook{Tracer: tracer})
+	}
 	if err := cache.Ping(ctx, rdb); err != nil {
 		logger.Warn("redis unavailable at start; serving with in-process fallbacks until it answers", "error", err)
 	}
@@ -60,10 +69,16 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 	}
 	defer closeRemotes()
 	go revocations.Run(ctx)
-	svc, guard, err := newAuthService(ctx, cfg, db, rdb, revocations, ring, m, logger)
+	pipe, err := startEvents(ctx, cfg, db, m, logger)
 	if err != nil {
 		return err
 	}
+	defer pipe.stop() // before db.Close: the batcher flushes into it
+	svc, guard, err := newAuthService(ctx, cfg, db, rdb, revocations, ring, m, logger, serviceExtras{Events: pipe.batcher, Tracer: tracer})
+	if err != nil {
+		return err
+	}
+	go (&opsWatcher{region: cfg.Region, ring: ring, guard: guard, m: m, rec: pipe.batcher, log: logger}).run(ctx, 10*time.Second)
 	go svc.Run(ctx)
 	go purgeLoop(ctx, db, cfg.Region, logger)
 	if cfg.Outbox.Sender == "console" {
@@ -87,6 +102,7 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 	if guard != nil {
 		api.Defense = defenseModes{guard}
 	}
+	api.Audit = db
 	api.Importer = adminImporter{imp: importer.New(db, logger, time.Now), region: cfg.Region, regions: topo.Names()}
 	if fwd != nil {
 		api.Forwarding = fwd
@@ -106,6 +122,7 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 			"redis":    pingFunc(func(ctx context.Context) error { return cache.Ping(ctx, rdb) }),
 		},
 		Routes: api.Register,
+		Tracer: tracer,
 	})
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)

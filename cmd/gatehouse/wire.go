@@ -45,7 +45,7 @@ func argon2Params(cfg *Config) (password.Params, error) {
 }
 
 // newAuthService wires the account service to its adapters.
-func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.UniversalClient, sessions auth.SessionCache, ring *keys.Ring, m *metrics.Metrics, logger *slog.Logger) (*auth.Service, *defense.Guard, error) {
+func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.UniversalClient, sessions auth.SessionCache, ring *keys.Ring, m *metrics.Metrics, logger *slog.Logger, extras serviceExtras) (*auth.Service, *defense.Guard, error) {
 	params, err := argon2Params(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -53,6 +53,7 @@ func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.Un
 	// One Argon2id computation per core at a time (memory: workers × m),
 	// a short queue, and 503 overloaded beyond it.
 	workers := runtime.GOMAXPROCS(0)
+	m.Ops.HashWorkers.Set(float64(workers))
 	pool := password.NewPool(workers, 4*workers, password.DefaultMaxWait, m)
 	hasher, err := password.NewHasher(params, ring, pool)
 	if err != nil {
@@ -111,7 +112,7 @@ func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.Un
 		BreachOnLogin:   cfg.Breach.OnLogin,
 	}, auth.Deps{
 		Store:  db,
-		Hasher: hasher,
+		Hasher: traced(hasher, extras.Tracer),
 		Pool:   pool,
 		Policy: password.Policy{MinLength: cfg.Password.MinLength, Blocklist: blocklist},
 		Issuer: issuer,
@@ -123,6 +124,8 @@ func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.Un
 		Guard:    authGuard,
 		Breach:   authBreach,
 		Observer: m,
+		Events:   extras.Events,
+		Tracer:   extras.Tracer,
 		Logger:   logger,
 		Now:      now,
 		// Device tokens carry a MAC, so the device lane admits no forgery.

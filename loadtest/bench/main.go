@@ -48,7 +48,7 @@ type benchConfig struct {
 }
 
 // allPhases are the bench's phases in the order they run.
-var allPhases = []string{"capacity", "cross-region", "revocation", "import", "stuffing", "shared-address"}
+var allPhases = []string{"capacity", "cross-region", "revocation", "import", "stuffing", "shared-address", "events"}
 
 // capacityParts are the parts of the capacity phase, which -phases also
 // takes one by one: hashing (argon2_raw and login), verify, timing
@@ -285,6 +285,15 @@ func run(ctx context.Context, cfg benchConfig, out io.Writer) (err error) {
 	}
 	if cfg.runs("shared-address") {
 		if err := measureSharedAddress(ctx, cfg, rep, setup); err != nil {
+			return err
+		}
+	}
+	if cfg.runs("events") {
+		backlog := 200_000
+		if cfg.quick {
+			backlog = 5_000
+		}
+		if err := measureEvents(ctx, cfg, rep, setup, db.url, backlog); err != nil {
 			return err
 		}
 	}
