@@ -21,6 +21,8 @@ type webBrowser struct {
 	client   *http.Client
 	callback string // redirects to URLs with this prefix are not followed
 	lang     string
+	xff      string // X-Forwarded-For (the server trusts 127.0.0.1 in some tests)
+	origin   string // Origin of form posts; default the page's own
 }
 
 func newWebBrowser(t *testing.T, callback string) *webBrowser {
@@ -80,6 +82,9 @@ func (b *webBrowser) do(req *http.Request) *webPage {
 	if b.lang != "" {
 		req.Header.Set("Accept-Language", b.lang)
 	}
+	if b.xff != "" {
+		req.Header.Set("X-Forwarded-For", b.xff)
+	}
 	for hops := 0; hops < 10; hops++ {
 		resp, err := b.client.Do(req)
 		if err != nil {
@@ -99,6 +104,9 @@ func (b *webBrowser) do(req *http.Request) *webPage {
 			req, _ = http.NewRequest("GET", next.String(), nil)
 			if b.lang != "" {
 				req.Header.Set("Accept-Language", b.lang)
+			}
+			if b.xff != "" {
+				req.Header.Set("X-Forwarded-For", b.xff)
 			}
 			continue
 		}
@@ -133,6 +141,9 @@ func (b *webBrowser) submit(p *webPage, action string, set ...string) *webPage {
 	req, _ := http.NewRequest("POST", target.String(), strings.NewReader(f.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", u.Scheme+"://"+u.Host)
+	if b.origin != "" {
+		req.Header.Set("Origin", b.origin)
+	}
 	return b.do(req)
 }
 
@@ -171,3 +182,18 @@ func mustf(t *testing.T, ok bool, format string, args ...any) {
 }
 
 var _ = fmt.Sprintf
+
+// httpsJar keeps cookies as if every URL were https, so that the Secure,
+// __Host- cookies of an https issuer work against a test server on http.
+type httpsJar struct{ http.CookieJar }
+
+func asHTTPS(u *url.URL) *url.URL { c := *u; c.Scheme = "https"; return &c }
+
+func (j httpsJar) SetCookies(u *url.URL, cs []*http.Cookie) { j.CookieJar.SetCookies(asHTTPS(u), cs) }
+func (j httpsJar) Cookies(u *url.URL) []*http.Cookie       { return j.CookieJar.Cookies(asHTTPS(u)) }
+
+// secureCookies makes the browser treat the test server as https.
+func (b *webBrowser) secureCookies() *webBrowser {
+	b.client.Jar = httpsJar{b.client.Jar}
+	return b
+}
