@@ -190,7 +190,7 @@ type httpsJar struct{ http.CookieJar }
 func asHTTPS(u *url.URL) *url.URL { c := *u; c.Scheme = "https"; return &c }
 
 func (j httpsJar) SetCookies(u *url.URL, cs []*http.Cookie) { j.CookieJar.SetCookies(asHTTPS(u), cs) }
-func (j httpsJar) Cookies(u *url.URL) []*http.Cookie       { return j.CookieJar.Cookies(asHTTPS(u)) }
+func (j httpsJar) Cookies(u *url.URL) []*http.Cookie        { return j.CookieJar.Cookies(asHTTPS(u)) }
 
 // secureCookies makes the browser treat the test server as https.
 func (b *webBrowser) secureCookies() *webBrowser {

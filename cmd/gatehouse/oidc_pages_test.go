@@ -29,7 +29,7 @@ func TestOIDCCodeRedeemedInAnotherRegion(t *testing.T) {
 	q := url.Values{"response_type": {"code"}, "client_id": {"maps"}, "redirect_uri": {rpCallback}, "scope": {"openid"},
 		"state": {"xyz"}, "nonce": {"n1"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}}
 	b := newWebBrowser(t, rpCallback).secureCookies() // the cluster's issuer is https: __Host- cookies
-	b.origin = "https://auth.test.example"             // the issuer, as a browser at that address would send
+	b.origin = "https://auth.test.example"            // the issuer, as a browser at that address would send
 	p := b.get(us + "/oauth2/authorize?" + q.Encode())
 	cb := signIn(t, b, p, email, oidcPassword, false)
 	code := cb.Get("code")
