@@ -20,7 +20,7 @@ DEV_ENV := \
 	GATEHOUSE_OUTBOX_SENDER=console \
 	GATEHOUSE_LOG_FORMAT=text
 
-.PHONY: all build run run-regions services test test-race lint bench fuzz clean
+.PHONY: all build run run-regions services test test-race lint bench fuzz clean screenshots
 
 all: build
 
@@ -60,6 +60,10 @@ fuzz:
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# Screenshots of every hosted page, from the headless-Chromium tests.
+screenshots: services
+	GATEHOUSE_SCREENSHOTS_DIR=$(CURDIR)/docs/screens $(GO) test -count=1 -run '^TestBrowser' ./cmd/gatehouse
 
 bench: build services
 	$(GO) run ./loadtest/bench
