@@ -47,7 +47,7 @@ func (p *Pages) showAccount(c echo.Context, enrol *mfa.Enrolment, codes []string
 		return p.failure(c, err)
 	}
 	data := map[string]any{"Email": u.Email, "Sessions": rows, "Devices": devices, "Grants": grants, "Codes": codes,
-		"TOTP": s.ACR == mfa.ACRAAL2 && containsAMR(s.AMR, "otp")}
+		"TOTP": s.ACR == mfa.ACRAAL2 && containsAMR(s.AMR, "otp"), "PasskeyAdded": c.QueryParam("passkey") == "added"}
 	if enrol != nil {
 		data["Enrolment"] = enrol
 		data["QR"] = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(enrol.QRPNG)) //nolint:gosec // our own PNG

@@ -43,6 +43,8 @@ func format(msg, arg string) string { return strings.Replace(msg, "%s", arg, 1) 
 // messages are the pages' texts by language.
 var messages = map[string]map[string]string{
 	"en": {
+		"passkey_sign_in": "Sign in with a passkey", "add_passkey": "Add a passkey", "passkey_added": "Passkey added. You can sign in with it now.",
+		"err_passkey": "The passkey was not accepted. Try again or use your password.",
 		"title_login": "Sign in", "title_mfa": "Second factor", "title_signup": "Create an account",
 		"title_forgot": "Forgot your password?", "title_reset": "Choose a new password", "title_consent": "Allow access?",
 		"title_signed_out": "Signed out", "title_error": "Something went wrong", "title_account": "Your account",
@@ -82,6 +84,8 @@ var messages = map[string]map[string]string{
 		"err_aal2": "The application needs a second factor, and this account has none.",
 	},
 	"id": {
+		"passkey_sign_in": "Masuk dengan passkey", "add_passkey": "Tambahkan passkey", "passkey_added": "Passkey ditambahkan. Sekarang Anda dapat masuk dengannya.",
+		"err_passkey": "Passkey tidak diterima. Coba lagi atau gunakan kata sandi Anda.",
 		"title_login": "Masuk", "title_mfa": "Faktor kedua", "title_signup": "Buat akun",
 		"title_forgot": "Lupa kata sandi?", "title_reset": "Pilih kata sandi baru", "title_consent": "Izinkan akses?",
 		"title_signed_out": "Sudah keluar", "title_error": "Terjadi kesalahan", "title_account": "Akun Anda", "title_notice": "Selesai",
@@ -120,6 +124,8 @@ var messages = map[string]map[string]string{
 		"err_aal2": "Aplikasi memerlukan faktor kedua, dan akun ini tidak memilikinya.",
 	},
 	"vi": {
+		"passkey_sign_in": "Đăng nhập bằng passkey", "add_passkey": "Thêm passkey", "passkey_added": "Đã thêm passkey. Giờ bạn có thể đăng nhập bằng nó.",
+		"err_passkey": "Passkey không được chấp nhận. Hãy thử lại hoặc dùng mật khẩu.",
 		"title_login": "Đăng nhập", "title_mfa": "Yếu tố thứ hai", "title_signup": "Tạo tài khoản",
 		"title_forgot": "Quên mật khẩu?", "title_reset": "Chọn mật khẩu mới", "title_consent": "Cho phép truy cập?",
 		"title_signed_out": "Đã đăng xuất", "title_error": "Đã xảy ra lỗi", "title_account": "Tài khoản của bạn", "title_notice": "Xong",

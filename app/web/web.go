@@ -42,6 +42,10 @@ type Accounts interface {
 	EnrollTOTP(ctx context.Context, p auth.Principal) (mfa.Enrolment, error)
 	ConfirmTOTP(ctx context.Context, p auth.Principal, code string) error
 	RegenerateRecoveryCodes(ctx context.Context, p auth.Principal) ([]string, error)
+	BeginPasskeyLogin(ctx context.Context) (mfa.Ceremony, error)
+	FinishPasskeyLoginFor(ctx context.Context, resp mfa.WebAuthnResponse, clientID, ip, ua string) (auth.TokenResponse, error)
+	BeginWebAuthnRegistration(ctx context.Context, p auth.Principal) (mfa.Ceremony, error)
+	FinishWebAuthnRegistration(ctx context.Context, p auth.Principal, resp mfa.WebAuthnResponse) (mfa.WebAuthnCredential, error)
 }
 
 // Provider is the OpenID Connect provider (*oidc.Provider).
@@ -114,6 +118,10 @@ func (p *Pages) Register(e *echo.Echo) {
 	g.POST("/account/totp/confirm", p.csrf(p.confirmTOTP))
 	g.POST("/account/recovery-codes", p.csrf(p.recoveryCodes))
 	g.POST("/account/grants/revoke", p.csrf(p.revokeGrant))
+	g.POST("/login/passkey/begin", p.csrfHeader(p.passkeyBegin))
+	g.POST("/login/passkey", p.csrf(p.passkeyLogin))
+	g.POST("/account/passkeys/begin", p.csrfHeader(p.passkeyRegisterBegin))
+	g.POST("/account/passkeys/finish", p.csrfHeader(p.passkeyRegisterFinish))
 }
 
 const ctxNonce = "gatehouse.web.nonce"
@@ -181,6 +189,20 @@ func (p *Pages) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		origin := c.Request().Header.Get("Origin")
 		if len(ck) < 32 || subtle.ConstantTimeCompare([]byte(ck), []byte(form)) != 1 || (origin != "" && origin != "null" && !p.sameOrigin(origin, c)) {
 			return p.errorPage(c, http.StatusForbidden, "err_csrf", "")
+		}
+		return next(c)
+	}
+}
+
+// csrfHeader guards the pages' fetch() endpoints: the X-CSRF-Token header
+// must match the cookie (another origin can neither read the cookie nor
+// send the header without a CORS preflight, which is never granted).
+func (p *Pages) csrfHeader(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ck := p.cookie(c, csrfCookie)
+		h := c.Request().Header.Get("X-CSRF-Token")
+		if len(ck) < 32 || subtle.ConstantTimeCompare([]byte(ck), []byte(h)) != 1 {
+			return c.JSON(http.StatusForbidden, map[string]string{"error": "csrf", "error_description": "missing or wrong CSRF token"})
 		}
 		return next(c)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 )
@@ -247,4 +248,52 @@ func TestBrowserTOTPAndFraming(t *testing.T) {
 	child := tree.ChildFrames[0].Frame
 	mustf(t, strings.HasPrefix(child.URL, "chrome-error:") && strings.HasPrefix(child.UnreachableURL, issuer+"/login"),
 		"the framed sign-in page rendered: %s (unreachable %q)", child.URL, child.UnreachableURL)
+}
+
+// TestBrowserPasskey: a person adds a passkey on the account page and
+// signs in with it through Chrome's virtual authenticator (the DevTools
+// WebAuthn domain), landing on the client's callback.
+func TestBrowserPasskey(t *testing.T) {
+	app := relyingApp(t)
+	s, issuer := browserServer(t, app.URL)
+	email := "passkey-" + randomHex(6) + "@example.org"
+	signUpVia(t, s.URL, email, oidcPassword)
+	b := newBrowserSession(t)
+	if _, err := chromedp.Call(b.ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(b.ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
+		Protocol: webauthn.AuthenticatorProtocolCtap2, Transport: webauthn.AuthenticatorTransportInternal,
+		HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true}}); err != nil {
+		t.Fatal(err)
+	}
+	b.run(chromedp.Navigate(issuer+"/login"), chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), email), chromedp.SendKeys(chromedp.ID("password"), oidcPassword),
+		chromedp.Click(chromedp.ID("sign-in")), chromedp.WaitVisible(chromedp.ID("add-passkey")),
+		chromedp.Click(chromedp.ID("add-passkey")))
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(b.text("#passkey-status"), "Passkey added") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the passkey was not added: %q", b.text("#passkey-status"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.shot("12-account-passkey-added")
+	b.run(chromedp.Click(chromedp.ID("sign-out")), chromedp.WaitVisible(chromedp.CSS("main")))
+
+	u, verifier := authorizeURL(issuer, app.URL, "state-3")
+	b.run(chromedp.Navigate(u), chromedp.WaitVisible(chromedp.ID("passkey")))
+	b.shot("13-sign-in-with-passkey")
+	b.run(chromedp.Click(chromedp.ID("passkey")), chromedp.WaitVisible(chromedp.ID("allow")),
+		chromedp.Click(chromedp.ID("allow")), chromedp.WaitVisible(chromedp.ID("arrived")))
+	loc, _ := url.Parse(b.location())
+	mustf(t, loc.Query().Get("state") == "state-3", "landed on %s", loc)
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "redirect_uri": {app.URL + "/callback"},
+		"client_id": {"photos"}, "code_verifier": {verifier}}
+	req, _ := http.NewRequest("POST", s.URL+"/oauth2/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, body := callReq(t, req)
+	mustf(t, resp.StatusCode == 200, "exchange: %d %v", resp.StatusCode, body)
+	claims := claimsOf(t, body["id_token"].(string))
+	mustf(t, claims["acr"] == "aal2" && strings.Contains(fmt.Sprint(claims["amr"]), "hwk"), "a passkey sign-in: acr %v amr %v", claims["acr"], claims["amr"])
 }
