@@ -192,7 +192,7 @@ func TestBrowserSignUpConsentCallback(t *testing.T) {
 
 	b.run(chromedp.Navigate(issuer+"/account"), chromedp.WaitVisible(chromedp.ID("sign-out")))
 	b.shot("05-account")
-	b.run(chromedp.Click(chromedp.ID("sign-out")), chromedp.WaitVisible(chromedp.CSS("main")))
+	b.run(chromedp.Click(chromedp.ID("sign-out")), chromedp.WaitVisible(chromedp.ID("signed-out")))
 	b.shot("06-signed-out")
 	mustf(t, strings.Contains(b.text("main"), "signed out"), "signed-out page: %s", b.text("main"))
 	b.run(chromedp.Navigate(issuer+"/password/forgot"), chromedp.WaitVisible(chromedp.ID("email")))
@@ -272,14 +272,20 @@ func TestBrowserPasskey(t *testing.T) {
 		chromedp.Click(chromedp.ID("sign-in")), chromedp.WaitVisible(chromedp.ID("add-passkey")),
 		chromedp.Click(chromedp.ID("add-passkey")))
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(b.text("#passkey-status"), "Passkey added") {
+	for {
+		// The page reloads when the passkey is stored; read it when it can be read.
+		status, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.ID("passkey-status")))
+		if err == nil && strings.Contains(status, "Passkey added") && strings.Contains(b.location(), "passkey=added") {
+			break
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the passkey was not added: %q", b.text("#passkey-status"))
+			t.Fatalf("the passkey was not added: %q %v", status, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	b.run(chromedp.WaitVisible(chromedp.ID("sign-out")))
 	b.shot("12-account-passkey-added")
-	b.run(chromedp.Click(chromedp.ID("sign-out")), chromedp.WaitVisible(chromedp.CSS("main")))
+	b.run(chromedp.Click(chromedp.ID("sign-out")), chromedp.WaitVisible(chromedp.ID("signed-out")))
 
 	u, verifier := authorizeURL(issuer, app.URL, "state-3")
 	b.run(chromedp.Navigate(u), chromedp.WaitVisible(chromedp.ID("passkey")))
