@@ -205,7 +205,7 @@ func TestOIDCRelyingParty(t *testing.T) {
 		}
 	})
 	t.Run("PKCE is required for a public client", func(t *testing.T) {
-		u := strings.Replace(rp.config.AuthCodeURL("s1"), "", "", 1)
+		u := rp.config.AuthCodeURL("s1") // no code_challenge
 		q := b.get(u).callbackParams(t)
 		mustf(t, q.Get("error") == "invalid_request" && q.Get("state") == "s1", "no PKCE: %v", q)
 	})
