@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/app/auth"
 	"github.com/gatehouse-id/gatehouse/app/defense"
 	"github.com/gatehouse-id/gatehouse/app/errs"
+	"github.com/gatehouse-id/gatehouse/app/mfa"
 	"github.com/gatehouse-id/gatehouse/app/oidc"
 )
 
@@ -121,7 +123,7 @@ func (p *Pages) login(c echo.Context) error {
 	case auth.LoginSucceeded:
 		return p.signedIn(c, res.Tokens, authz)
 	case auth.LoginMFARequired:
-		return p.render(c, http.StatusOK, "mfa", "title_mfa", map[string]any{"Authz": authz, "MFAToken": res.MFA.Token}, "", "")
+		return p.render(c, http.StatusOK, "mfa", "title_mfa", mfaData(authz, res.MFA), "", "")
 	case auth.LoginDisabled:
 		return p.render(c, http.StatusForbidden, "login", "title_login", data, "err_disabled", "")
 	case auth.LoginResetRequired:
@@ -194,6 +196,9 @@ func (p *Pages) loginMFA(c echo.Context) error {
 		return p.render(c, http.StatusOK, "mfa", "title_mfa", data, "", "")
 	}
 	in := auth.MFALogin{Token: tok, TOTPCode: c.FormValue("totp_code"), RecoveryCode: c.FormValue("recovery_code")}
+	if cred := c.FormValue("credential"); cred != "" {
+		in.WebAuthn = &mfa.WebAuthnResponse{CeremonyID: c.FormValue("ceremony_id"), Credential: []byte(cred)}
+	}
 	data["Recovery"] = in.RecoveryCode != ""
 	tr, err := p.Accounts.CompleteMFA(c.Request().Context(), in)
 	if err != nil {
@@ -201,12 +206,24 @@ func (p *Pages) loginMFA(c echo.Context) error {
 		switch {
 		case e != nil && e.Code == "invalid_mfa_token":
 			return p.render(c, http.StatusUnauthorized, "login", "title_login", map[string]any{"Authz": authz}, "err_mfa_expired", "")
-		case e != nil && e.Code == "invalid_code":
+		case e != nil && (e.Code == "invalid_code" || (in.WebAuthn != nil && e.Kind == errs.KindInvalid)):
 			return p.render(c, http.StatusUnauthorized, "mfa", "title_mfa", data, "err_invalid_code", "")
 		}
 		return p.loginRefused(c, err, map[string]any{"Authz": authz})
 	}
 	return p.signedIn(c, tr, authz)
+}
+
+// mfaData is the second-factor page's data: the pending login's token,
+// and the WebAuthn assertion options when the account has a security key
+// or passkey.
+func mfaData(authz string, ch *auth.MFAChallenge) map[string]any {
+	d := map[string]any{"Authz": authz, "MFAToken": ch.Token, "TOTP": slices.Contains(ch.Methods, mfa.MethodTOTP)}
+	if ch.WebAuthn != nil {
+		d["WebAuthnID"] = ch.WebAuthn.ID
+		d["WebAuthnOptions"] = string(ch.WebAuthn.Options)
+	}
+	return d
 }
 
 // consent is POST /consent: allow records the grant and issues the code;

@@ -287,6 +287,14 @@ func TestBrowserPasskey(t *testing.T) {
 	b.shot("12-account-passkey-added")
 	b.run(chromedp.Click(chromedp.ID("sign-out")), chromedp.WaitVisible(chromedp.ID("signed-out")))
 
+	// The passkey is now a second factor too: a password sign-in asks for it.
+	b.run(chromedp.Navigate(issuer+"/login"), chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), email), chromedp.SendKeys(chromedp.ID("password"), oidcPassword),
+		chromedp.Click(chromedp.ID("sign-in")), chromedp.WaitVisible(chromedp.ID("use-key")))
+	b.shot("14-second-factor-security-key")
+	b.run(chromedp.Click(chromedp.ID("use-key")), chromedp.WaitVisible(chromedp.ID("add-passkey")),
+		chromedp.Click(chromedp.ID("sign-out")), chromedp.WaitVisible(chromedp.ID("signed-out")))
+
 	u, verifier := authorizeURL(issuer, app.URL, "state-3")
 	b.run(chromedp.Navigate(u), chromedp.WaitVisible(chromedp.ID("passkey")))
 	b.shot("13-sign-in-with-passkey")
