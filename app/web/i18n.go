@@ -44,7 +44,7 @@ func format(msg, arg string) string { return strings.Replace(msg, "%s", arg, 1) 
 var messages = map[string]map[string]string{
 	"en": {
 		"use_security_key": "Use your security key or passkey",
-		"passkey_sign_in": "Sign in with a passkey", "add_passkey": "Add a passkey", "passkey_added": "Passkey added. You can sign in with it now.",
+		"passkey_sign_in":  "Sign in with a passkey", "add_passkey": "Add a passkey", "passkey_added": "Passkey added. You can sign in with it now.",
 		"err_passkey": "The passkey was not accepted. Try again or use your password.",
 		"title_login": "Sign in", "title_mfa": "Second factor", "title_signup": "Create an account",
 		"title_forgot": "Forgot your password?", "title_reset": "Choose a new password", "title_consent": "Allow access?",
@@ -86,7 +86,7 @@ var messages = map[string]map[string]string{
 	},
 	"id": {
 		"use_security_key": "Gunakan kunci keamanan atau passkey Anda",
-		"passkey_sign_in": "Masuk dengan passkey", "add_passkey": "Tambahkan passkey", "passkey_added": "Passkey ditambahkan. Sekarang Anda dapat masuk dengannya.",
+		"passkey_sign_in":  "Masuk dengan passkey", "add_passkey": "Tambahkan passkey", "passkey_added": "Passkey ditambahkan. Sekarang Anda dapat masuk dengannya.",
 		"err_passkey": "Passkey tidak diterima. Coba lagi atau gunakan kata sandi Anda.",
 		"title_login": "Masuk", "title_mfa": "Faktor kedua", "title_signup": "Buat akun",
 		"title_forgot": "Lupa kata sandi?", "title_reset": "Pilih kata sandi baru", "title_consent": "Izinkan akses?",
@@ -127,7 +127,7 @@ var messages = map[string]map[string]string{
 	},
 	"vi": {
 		"use_security_key": "Dùng khóa bảo mật hoặc passkey của bạn",
-		"passkey_sign_in": "Đăng nhập bằng passkey", "add_passkey": "Thêm passkey", "passkey_added": "Đã thêm passkey. Giờ bạn có thể đăng nhập bằng nó.",
+		"passkey_sign_in":  "Đăng nhập bằng passkey", "add_passkey": "Thêm passkey", "passkey_added": "Đã thêm passkey. Giờ bạn có thể đăng nhập bằng nó.",
 		"err_passkey": "Passkey không được chấp nhận. Hãy thử lại hoặc dùng mật khẩu.",
 		"title_login": "Đăng nhập", "title_mfa": "Yếu tố thứ hai", "title_signup": "Tạo tài khoản",
 		"title_forgot": "Quên mật khẩu?", "title_reset": "Chọn mật khẩu mới", "title_consent": "Cho phép truy cập?",
