@@ -22,7 +22,9 @@ CREATE TABLE IF NOT EXISTS oauth_clients (
 
 -- An authorization code: only its SHA-256 is stored, with everything it is
 -- bound to. used_at and session_id are set together by the one UPDATE that
--- redeems it; a second redemption finds used_at set and revokes session_id.
+-- redeems it; a second redemption finds used_at set, sets replayed_at and
+-- revokes session_id; the first redemption checks replayed_at once its
+-- session exists, so a replay racing it still revokes what it issued.
 CREATE TABLE IF NOT EXISTS authorization_codes (
     code_hash       BYTEA PRIMARY KEY,
     client_id       TEXT NOT NULL,
@@ -38,7 +40,8 @@ CREATE TABLE IF NOT EXISTS authorization_codes (
     created_at      TIMESTAMPTZ NOT NULL,
     expires_at      TIMESTAMPTZ NOT NULL,
     used_at         TIMESTAMPTZ NULL,
-    session_id      UUID NULL
+    session_id      UUID NULL,
+    replayed_at     TIMESTAMPTZ NULL
 );
 
 -- Consent a user gave a third-party client, one row per (user, client).

@@ -247,6 +247,18 @@ func (p *Provider) Exchange(ctx context.Context, client Client, code, redirectUR
 	if err != nil {
 		return TokenSet{}, err
 	}
+	// A replay that raced this redemption found no session to revoke yet:
+	// now that it exists, look again.
+	replayed, err := p.store.CodeReplayed(ctx, hashSecret(code))
+	if err == nil && replayed {
+		err = p.accounts.EndSessionOf(ctx, c.UserID, sid, "code_replayed")
+		if err == nil {
+			return TokenSet{}, invalidGrant("the authorization code is invalid, expired or used")
+		}
+	}
+	if err != nil {
+		return TokenSet{}, err
+	}
 	scopes := strings.Fields(c.Scope)
 	out := TokenSet{AccessToken: tr.AccessToken, TokenType: "Bearer", ExpiresIn: tr.ExpiresIn, Scope: c.Scope}
 	if client.FirstParty || slices.Contains(scopes, ScopeOfflineAccess) {

@@ -82,6 +82,8 @@ type Store interface {
 	// first false and the session it was redeemed for; an unknown code is
 	// KindNotFound.
 	RedeemCode(ctx context.Context, hash []byte, sessionID uuid.UUID, now time.Time) (c Code, first bool, err error)
+	// CodeReplayed reports whether a later RedeemCode found the code used.
+	CodeReplayed(ctx context.Context, hash []byte) (bool, error)
 
 	Grant(ctx context.Context, userID uuid.UUID, clientID string) (Grant, error)
 	SaveGrant(ctx context.Context, g Grant) error

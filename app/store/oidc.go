@@ -143,11 +143,23 @@ func (db *DB) RedeemCode(ctx context.Context, hash []byte, sessionID uuid.UUID, 
 	if e := mapError(err); !errs.Is(e, errs.KindNotFound) {
 		return oidc.Code{}, false, fmt.Errorf("store: redeem code: %w", e)
 	}
-	c, err = scanCode(db.pool.QueryRow(ctx, `SELECT `+codeColumns+` FROM authorization_codes WHERE code_hash = $1`, hash))
+	c, err = scanCode(db.pool.QueryRow(ctx, `UPDATE authorization_codes SET replayed_at = COALESCE(replayed_at, $2)
+		WHERE code_hash = $1 RETURNING `+codeColumns, hash, now))
 	if err != nil {
 		return oidc.Code{}, false, fmt.Errorf("store: redeem code: %w", mapError(err))
 	}
 	return c, false, nil
+}
+
+// CodeReplayed reports whether a code was presented again after its first
+// redemption.
+func (db *DB) CodeReplayed(ctx context.Context, hash []byte) (bool, error) {
+	var replayed bool
+	err := db.pool.QueryRow(ctx, `SELECT replayed_at IS NOT NULL FROM authorization_codes WHERE code_hash = $1`, hash).Scan(&replayed)
+	if err != nil {
+		return false, fmt.Errorf("store: code replayed: %w", mapError(err))
+	}
+	return replayed, nil
 }
 
 // Grant reads a user's consent to a client.

@@ -194,6 +194,30 @@ func TestOIDCRelyingParty(t *testing.T) {
 			t.Fatalf("refresh after replay: %v", err)
 		}
 	})
+	t.Run("concurrent redemptions of one code", func(t *testing.T) {
+		for i := 0; i < 5; i++ {
+			f := rp.start(oauth2.SetAuthURLParam("prompt", "none"))
+			code := b.get(f.url).callbackParams(t).Get("code")
+			results := make(chan *oauth2.Token, 2)
+			for range 2 {
+				go func() {
+					tok, err := rp.config.Exchange(ctx, code, oauth2.VerifierOption(f.verifier))
+					if err != nil && !isOAuthError(err, "invalid_grant") {
+						t.Errorf("exchange: %v", err)
+					}
+					results <- tok
+				}()
+			}
+			toks := []*oauth2.Token{<-results, <-results}
+			for _, tok := range toks {
+				// Whatever the interleaving, no token issued for a code
+				// presented twice stays alive.
+				if tok != nil && introspectActive(t, s.URL, tok.AccessToken) {
+					t.Fatalf("round %d: a token of a replayed code is active", i)
+				}
+			}
+		}
+	})
 	t.Run("PKCE verifier mismatch", func(t *testing.T) {
 		f := rp.start(oauth2.SetAuthURLParam("prompt", "none"))
 		code := b.get(f.url).callbackParams(t).Get("code")
