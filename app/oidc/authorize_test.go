@@ -35,7 +35,7 @@ func (clientsOnly) CreateCode(context.Context, Code) error     { panic("unused")
 func (clientsOnly) RedeemCode(context.Context, []byte, uuid.UUID, time.Time) (Code, bool, error) {
 	panic("unused")
 }
-func (clientsOnly) CodeReplayed(context.Context, []byte) (bool, error) { panic("unused") }
+func (clientsOnly) CodeReplayed(context.Context, []byte) (bool, error)      { panic("unused") }
 func (clientsOnly) Grant(context.Context, uuid.UUID, string) (Grant, error) { panic("unused") }
 func (clientsOnly) SaveGrant(context.Context, Grant) error                  { panic("unused") }
 func (clientsOnly) ListGrants(context.Context, uuid.UUID) ([]Grant, error)  { panic("unused") }
