@@ -96,7 +96,9 @@ func (p *Pages) Register(e *echo.Echo) {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
-	g := e.Group("", p.headers)
+	// Each route is wrapped on its own: an Echo group with middleware
+	// would claim every unmatched path ("/*") for the pages.
+	g := pageRoutes{e: e, mw: p.headers}
 	g.GET("/oauth2/authorize", p.authorize)
 	g.GET("/oauth2/end_session", p.endSession)
 	g.GET("/login", p.loginPage)
@@ -123,6 +125,15 @@ func (p *Pages) Register(e *echo.Echo) {
 	g.POST("/account/passkeys/begin", p.csrfHeader(p.passkeyRegisterBegin))
 	g.POST("/account/passkeys/finish", p.csrfHeader(p.passkeyRegisterFinish))
 }
+
+// pageRoutes registers routes with the pages' middleware.
+type pageRoutes struct {
+	e  *echo.Echo
+	mw echo.MiddlewareFunc
+}
+
+func (r pageRoutes) GET(path string, h echo.HandlerFunc)  { r.e.GET(path, r.mw(h)) }
+func (r pageRoutes) POST(path string, h echo.HandlerFunc) { r.e.POST(path, r.mw(h)) }
 
 const ctxNonce = "gatehouse.web.nonce"
 
