@@ -51,6 +51,7 @@ type PageError struct {
 	Message string
 }
 
+// Error describes the error.
 func (e *PageError) Error() string { return e.Code + ": " + e.Message }
 
 // RedirectError is an authorization error returned to the client's
@@ -59,6 +60,7 @@ type RedirectError struct {
 	Code, Description string
 }
 
+// Error describes the error.
 func (e *RedirectError) Error() string { return e.Code + ": " + e.Description }
 
 // ParseAuthorize validates an authorization request. The client and the

@@ -132,7 +132,9 @@ type pageRoutes struct {
 	mw echo.MiddlewareFunc
 }
 
+// GET registers a GET page.
 func (r pageRoutes) GET(path string, h echo.HandlerFunc)  { r.e.GET(path, r.mw(h)) }
+// POST registers a POST form handler.
 func (r pageRoutes) POST(path string, h echo.HandlerFunc) { r.e.POST(path, r.mw(h)) }
 
 const ctxNonce = "gatehouse.web.nonce"
