@@ -133,7 +133,8 @@ type pageRoutes struct {
 }
 
 // GET registers a GET page.
-func (r pageRoutes) GET(path string, h echo.HandlerFunc)  { r.e.GET(path, r.mw(h)) }
+func (r pageRoutes) GET(path string, h echo.HandlerFunc) { r.e.GET(path, r.mw(h)) }
+
 // POST registers a POST form handler.
 func (r pageRoutes) POST(path string, h echo.HandlerFunc) { r.e.POST(path, r.mw(h)) }
 
