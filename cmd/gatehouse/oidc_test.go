@@ -310,6 +310,22 @@ func TestOIDCConfidentialClient(t *testing.T) {
 	checkIDToken(t, rp, tok, f.nonce)
 	mustf(t, tok.RefreshToken != "", "a first-party client gets a refresh token without offline_access")
 
+	// Revocation with client authentication: a client may revoke only
+	// its own tokens (RFC 7009 §2.1).
+	other := createClient(t, s.URL, map[string]any{"client_id": "other", "name": "Other", "confidential": true, "redirect_uris": []string{rpCallback}})
+	revoke := func(id, secret, tok string) int {
+		req, _ := http.NewRequest("POST", s.URL+"/oauth2/revoke", strings.NewReader(url.Values{"token": {tok}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(id, secret)
+		resp, _ := callReq(t, req)
+		return resp.StatusCode
+	}
+	mustf(t, revoke("other", other["client_secret"].(string), tok.RefreshToken) == 200 && introspectActive(t, s.URL, tok.RefreshToken),
+		"another client revoked billing's token")
+	mustf(t, revoke("other", "ghs_wrong", tok.RefreshToken) == 401, "revoke with a wrong secret")
+	mustf(t, revoke("billing", secret, tok.RefreshToken) == 200 && !introspectActive(t, s.URL, tok.RefreshToken) &&
+		!introspectActive(t, s.URL, tok.AccessToken), "billing could not revoke its own token")
+
 	wrong := rp.config
 	wrong.ClientSecret = "ghs_wrong"
 	if _, err := wrong.Exchange(ctx, "ghc_us-east1_"+strings.Repeat("A", 43)); !isOAuthError(err, "invalid_client") {
@@ -364,7 +380,7 @@ func TestOIDCConfidentialClient(t *testing.T) {
 	resp, _ = call(t, "DELETE", s.URL+"/admin/v1/clients/spa", nil, "Authorization", "Bearer test-admin-token-0123456789abcdef")
 	mustf(t, resp.StatusCode == 204, "delete: %d", resp.StatusCode)
 	resp, list := call(t, "GET", s.URL+"/admin/v1/clients", nil, "Authorization", "Bearer test-admin-token-0123456789abcdef")
-	mustf(t, resp.StatusCode == 200 && len(list["clients"].([]any)) == 1, "list: %v", list)
+	mustf(t, resp.StatusCode == 200 && len(list["clients"].([]any)) == 2, "list: %v", list)
 }
 
 // TestOIDCStepUpAndGrants: acr_values=aal2 forces the second factor on the
