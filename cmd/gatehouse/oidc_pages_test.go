@@ -5,14 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-id/gatehouse/app/defense"
+	"github.com/gatehouse-id/gatehouse/app/store"
 )
 
 // TestOIDCCodeRedeemedInAnotherRegion: a user homed in europe-west1 signs
@@ -138,4 +142,64 @@ func TestPagesKeepTheDefenses(t *testing.T) {
 		p := b.get(s.URL + "/login")
 		mustf(t, p.Status == 200 && strings.Contains(p.Body, want), "Accept-Language %q: want %q", lang, want)
 	}
+}
+
+// TestPagesSignUpAndReset: sign-up, forgotten password and reset through
+// the hosted forms (the same service methods as the API): the reset page
+// refuses a weak password, then the new password signs in and the old one
+// does not.
+func TestPagesSignUpAndReset(t *testing.T) {
+	port := freePort(t)
+	issuer := fmt.Sprintf("http://127.0.0.1:%d", port)
+	env := with(testEnv(t), "GATEHOUSE_HTTP_ADDR", fmt.Sprintf("127.0.0.1:%d", port), "GATEHOUSE_ISSUER", issuer)
+	s := startServer(t, env)
+	createClient(t, s.URL, map[string]any{"client_id": "tasks", "name": "Tasks", "first_party": true, "redirect_uris": []string{rpCallback}})
+	db, err := store.Open(context.Background(), env["GATEHOUSE_DATABASE_URL"], store.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	email := "pages-" + randomHex(6) + "@example.org"
+	rp := newRelyingParty(t, issuer, "tasks", "", oidc.ScopeOpenID)
+	b := newWebBrowser(t, rpCallback)
+	f := rp.start()
+	p := b.get(f.url)
+	p = b.get(issuer + "/signup?authz=" + url.QueryEscape(p.fields("/login").Get("authz")))
+	mustf(t, p.has("/signup") && strings.Contains(p.Body, `autocomplete="new-password"`), "sign-up page: %s", p.Body)
+	weak := b.submit(p, "/signup", "email", email, "password", "password")
+	mustf(t, weak.Status == 400 && strings.Contains(weak.Body, `role="alert"`), "a common password: %d", weak.Status)
+	q := b.submit(p, "/signup", "email", email, "password", oidcPassword).callbackParams(t)
+	tok, err := rp.config.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		t.Fatalf("sign-up then code: %v", err)
+	}
+	ui, err := rp.provider.UserInfo(context.Background(), oauth2.StaticTokenSource(tok))
+	mustf(t, err == nil && ui.Subject != "", "userinfo: %v", err)
+	var all map[string]any
+	_ = ui.Claims(&all)
+	mustf(t, all["email"] == email, "a first-party app is granted every scope: %v", all)
+
+	// Forgotten password: the same answer for any address; the mail's link
+	// opens the reset page.
+	for _, addr := range []string{email, "nobody-" + randomHex(4) + "@example.org"} {
+		p := b.get(issuer + "/password/forgot")
+		p = b.submit(p, "/password/forgot", "email", addr)
+		mustf(t, p.Status == 200 && strings.Contains(p.Body, "a link to reset its password is on its way"), "forgot %s: %d", addr, p.Status)
+	}
+	msgs := readOutbox(t, db, time.Second)
+	mustf(t, len(msgs) == 1 && msgs[0].Recipient == email, "outbox: %+v", msgs)
+	resetTok, _ := msgs[0].Payload["token"].(string)
+	p = b.get(issuer + "/password/reset?token=" + url.QueryEscape(resetTok))
+	weak = b.submit(p, "/password/reset", "password", "password")
+	mustf(t, weak.Status == 400, "a weak new password: %d", weak.Status)
+	done := b.submit(p, "/password/reset", "password", "a different long passphrase")
+	mustf(t, done.Status == 200 && strings.Contains(done.Body, "Your password was changed"), "reset: %d %s", done.Status, done.Body)
+	again := b.submit(p, "/password/reset", "password", "yet another long passphrase")
+	mustf(t, again.Status == 400 && strings.Contains(again.Body, "invalid, used or expired"), "a used reset link: %d", again.Status)
+
+	fresh := newWebBrowser(t, rpCallback)
+	lp := fresh.get(issuer + "/login")
+	mustf(t, fresh.submit(lp, "/login", "email", email, "password", oidcPassword).Status == 401, "the old password still signs in")
+	ok := fresh.submit(lp, "/login", "email", email, "password", "a different long passphrase")
+	mustf(t, ok.Status == 200 && strings.Contains(ok.Body, "Your account") && strings.Contains(ok.Body, email), "the new password: %d %s", ok.Status, ok.URL)
 }

@@ -427,6 +427,9 @@ func TestOIDCStepUpAndGrants(t *testing.T) {
 	}
 	_, claims := checkIDToken(t, rp, tok, f.nonce)
 	mustf(t, claims["acr"] == "aal2" && slices.Contains(toStrings(claims["amr"]), "otp"), "after TOTP: acr %v amr %v", claims["acr"], claims["amr"])
+	// Userinfo gives a third-party app only what it was granted (no email scope here).
+	ui, err := rp.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	mustf(t, err == nil && ui.Subject != "" && ui.Email == "" && claims["email"] == nil, "userinfo without the email scope: %+v %v", ui, err)
 
 	// The grant is listed and, once revoked, the client's tokens die.
 	resp, grants := call(t, "GET", s.URL+"/v1/grants", nil, bearer(at)...)
