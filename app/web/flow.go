@@ -321,9 +321,19 @@ func (p *Pages) reset(c echo.Context) error {
 // ends the browser session and the relying party's session named by a
 // verified id_token_hint, then returns to a registered post-logout URI or
 // shows the signed-out page. An unregistered URI is never followed.
+//
+// Without an id_token_hint the request could come from any site, so a
+// signed-in person is asked first (RP-Initiated Logout 1.0 §2); the
+// confirmation posts back here.
 func (p *Pages) endSession(c echo.Context) error {
 	ctx := c.Request().Context()
 	q := c.QueryParams()
+	if c.Request().Method == http.MethodPost {
+		q = url.Values{}
+		for _, k := range []string{"client_id", "post_logout_redirect_uri", "state"} {
+			q.Set(k, c.FormValue(k))
+		}
+	}
 	l, err := p.OIDC.ParseLogout(ctx, q.Get("id_token_hint"), q.Get("client_id"), q.Get("post_logout_redirect_uri"), q.Get("state"))
 	var pe *oidc.PageError
 	if errors.As(err, &pe) {
@@ -331,6 +341,10 @@ func (p *Pages) endSession(c echo.Context) error {
 	}
 	if err != nil {
 		return p.failure(c, err)
+	}
+	if _, _, signedIn := p.session(c); signedIn && q.Get("id_token_hint") == "" && c.Request().Method != http.MethodPost {
+		return p.render(c, http.StatusOK, "logout_confirm", "title_logout_confirm", map[string]any{"ClientID": q.Get("client_id"),
+			"PostLogout": q.Get("post_logout_redirect_uri"), "State": q.Get("state")}, "", "")
 	}
 	p.endBrowserSession(c)
 	if err := p.OIDC.EndHintedSession(ctx, l); err != nil {

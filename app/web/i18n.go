@@ -43,6 +43,7 @@ func format(msg, arg string) string { return strings.Replace(msg, "%s", arg, 1) 
 // messages are the pages' texts by language.
 var messages = map[string]map[string]string{
 	"en": {
+		"title_logout_confirm": "Sign out?", "logout_confirm_text": "An application asked to sign you out of Gatehouse.",
 		"use_security_key": "Use your security key or passkey",
 		"passkey_sign_in":  "Sign in with a passkey", "add_passkey": "Add a passkey", "passkey_added": "Passkey added. You can sign in with it now.",
 		"err_passkey": "The passkey was not accepted. Try again or use your password.",
@@ -85,6 +86,7 @@ var messages = map[string]map[string]string{
 		"err_aal2": "The application needs a second factor, and this account has none.",
 	},
 	"id": {
+		"title_logout_confirm": "Keluar?", "logout_confirm_text": "Sebuah aplikasi meminta agar Anda keluar dari Gatehouse.",
 		"use_security_key": "Gunakan kunci keamanan atau passkey Anda",
 		"passkey_sign_in":  "Masuk dengan passkey", "add_passkey": "Tambahkan passkey", "passkey_added": "Passkey ditambahkan. Sekarang Anda dapat masuk dengannya.",
 		"err_passkey": "Passkey tidak diterima. Coba lagi atau gunakan kata sandi Anda.",
@@ -126,6 +128,7 @@ var messages = map[string]map[string]string{
 		"err_aal2": "Aplikasi memerlukan faktor kedua, dan akun ini tidak memilikinya.",
 	},
 	"vi": {
+		"title_logout_confirm": "Đăng xuất?", "logout_confirm_text": "Một ứng dụng yêu cầu đăng xuất bạn khỏi Gatehouse.",
 		"use_security_key": "Dùng khóa bảo mật hoặc passkey của bạn",
 		"passkey_sign_in":  "Đăng nhập bằng passkey", "add_passkey": "Thêm passkey", "passkey_added": "Đã thêm passkey. Giờ bạn có thể đăng nhập bằng nó.",
 		"err_passkey": "Passkey không được chấp nhận. Hãy thử lại hoặc dùng mật khẩu.",

@@ -101,6 +101,7 @@ func (p *Pages) Register(e *echo.Echo) {
 	g := pageRoutes{e: e, mw: p.headers}
 	g.GET("/oauth2/authorize", p.authorize)
 	g.GET("/oauth2/end_session", p.endSession)
+	g.POST("/oauth2/end_session", p.csrf(p.endSession))
 	g.GET("/login", p.loginPage)
 	g.POST("/login", p.csrf(p.login))
 	g.POST("/login/mfa", p.csrf(p.loginMFA))

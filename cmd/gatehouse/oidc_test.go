@@ -260,6 +260,18 @@ func TestOIDCRelyingParty(t *testing.T) {
 		if _, err := rp.config.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshed.RefreshToken, Expiry: time.Now().Add(-time.Hour)}).Token(); !isOAuthError(err, "invalid_grant") {
 			t.Fatalf("refresh after logout: %v", err)
 		}
+		// Without an id_token_hint a signed-in person is asked first.
+		q = signIn(t, b, b.get(rp.start().url), email, oidcPassword, false)
+		mustf(t, q.Get("code") != "", "sign in again: %v", q)
+		u = issuer + "/oauth2/end_session?" + url.Values{"client_id": {"photos"}, "post_logout_redirect_uri": {rpLoggedOut}, "state": {"b2"}}.Encode()
+		p = lb.get(u)
+		mustf(t, p.Status == 200 && p.has("/oauth2/end_session") && p.Location == "", "no confirmation asked: %d %q", p.Status, p.Location)
+		f = rp.start(oauth2.SetAuthURLParam("prompt", "none"))
+		mustf(t, b.get(f.url).callbackParams(t).Get("code") != "", "the confirmation page signed out already")
+		p = lb.submit(p, "/oauth2/end_session")
+		mustf(t, p.Location == rpLoggedOut+"?state=b2", "confirmed logout went to %q", p.Location)
+		f = rp.start(oauth2.SetAuthURLParam("prompt", "none"))
+		mustf(t, b.get(f.url).callbackParams(t).Get("error") == "login_required", "still signed in after the confirmed logout")
 		// An unregistered post-logout URI is never followed.
 		p = lb.get(issuer + "/oauth2/end_session?" + url.Values{"client_id": {"photos"}, "post_logout_redirect_uri": {"https://evil.example/"}}.Encode())
 		mustf(t, p.Status == 400 && p.Header.Get("Location") == "", "unregistered post-logout URI: %d %q", p.Status, p.Header.Get("Location"))
