@@ -20,7 +20,7 @@ DEV_ENV := \
 	GATEHOUSE_OUTBOX_SENDER=console \
 	GATEHOUSE_LOG_FORMAT=text
 
-.PHONY: all build run run-regions services test test-race lint bench fuzz clean deploy-check image
+.PHONY: all build run run-regions services test test-race lint bench fuzz clean deploy-check image screenshots
 
 all: build
 
@@ -78,6 +78,10 @@ image:
 # K6_ARGS='-e ARGON2_CAPACITY=12'. Installs k6 when missing.
 k6-%: build services
 	@GO=$(GO) bash loadtest/k6.sh $*
+
+# Screenshots of every hosted page, from the headless-Chromium tests.
+screenshots: services
+	GATEHOUSE_SCREENSHOTS_DIR=$(CURDIR)/docs/screens $(GO) test -count=1 -run '^TestBrowser' ./cmd/gatehouse
 
 bench: build services
 	$(GO) run ./loadtest/bench

@@ -271,6 +271,12 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, ip string) (mfa.Ceremon
 
 // FinishPasskeyLogin completes a passwordless login.
 func (s *Service) FinishPasskeyLogin(ctx context.Context, resp mfa.WebAuthnResponse, ip, ua string) (TokenResponse, error) {
+	return s.FinishPasskeyLoginFor(ctx, resp, FirstPartyClient, ip, ua)
+}
+
+// FinishPasskeyLoginFor completes a passwordless login for a client (the
+// hosted pages' browser session is WebClient's).
+func (s *Service) FinishPasskeyLoginFor(ctx context.Context, resp mfa.WebAuthnResponse, clientID, ip, ua string) (TokenResponse, error) {
 	if s.deps.MFA == nil {
 		return TokenResponse{}, errs.E(errs.KindNotFound, "not_found", "passkeys are not enabled")
 	}
@@ -293,7 +299,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, resp mfa.WebAuthnRespo
 	}
 	amr, acr := mfa.Assurance(mfa.Authentication{}.FromAssertion(res))
 	s.deps.Observer.LoginResult("success")
-	tokens, err := s.startSession(ctx, user, FirstPartyClient, amr, acr, ip, ua)
+	tokens, err := s.startSession(ctx, user, clientID, amr, acr, ip, ua)
 	if err == nil {
 		s.emit(ctx, EventPasskeyUsed, user.ID, user.HomeRegion, eventContext{IP: ip, UserAgent: ua}, map[string]any{"session_id": tokens.SessionID})
 	}

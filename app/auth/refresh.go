@@ -162,6 +162,10 @@ func (s *Service) introspectRefresh(ctx context.Context, tok string) (Introspect
 // ended. The cache answers; if it cannot, the database does (slower, still
 // right). It also serves the resource-server middleware (token.RevocationChecker).
 func (s *Service) AccessTokenRevoked(ctx context.Context, c *token.Claims) (bool, error) {
+	if c.SessionID == "" && c.Subject != "" && c.Subject == c.ClientID {
+		// A client_credentials token: no session, nothing to revoke.
+		return false, nil
+	}
 	_, sid, err := claimIDs(c)
 	if err != nil {
 		return true, nil

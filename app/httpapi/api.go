@@ -44,6 +44,9 @@ type API struct {
 	Logger     *slog.Logger
 	// Audit serves users' event history (events.go); nil hides it.
 	Audit AuditTrail
+	// OIDC is the OpenID Connect provider; nil serves only the
+	// first-party API.
+	OIDC Provider
 }
 
 // Register adds the API's routes.
@@ -72,10 +75,11 @@ func (a *API) Register(e *echo.Echo) {
 	a.registerMFA(e, user)
 	e.POST("/v1/login/verify", a.routed(homeFromVerifyToken, a.verifyLogin))
 	a.registerEvents(e, user)
+	a.registerOIDC(e, user)
 
 	e.POST("/oauth2/token", a.routed(homeFromFormToken, a.token))
 	e.POST("/oauth2/revoke", a.routed(homeFromFormToken, a.revoke))
-	e.POST("/oauth2/introspect", a.routed(homeFromFormToken, a.admin(a.introspect)))
+	e.POST("/oauth2/introspect", a.routed(homeFromFormToken, a.introspector(a.introspect)))
 
 	e.POST("/admin/v1/users/:id/ban", a.admin(a.ban))
 	e.POST("/admin/v1/users/:id/unban", a.admin(a.unban))
@@ -137,23 +141,7 @@ func bearerToken(r *http.Request) (string, bool) {
 }
 
 func (a *API) discovery(c echo.Context) error {
-	base := strings.TrimRight(a.Issuer, "/")
-	return c.JSON(http.StatusOK, map[string]any{
-		"issuer":                                        base,
-		"jwks_uri":                                      base + "/.well-known/jwks.json",
-		"token_endpoint":                                base + "/oauth2/token",
-		"revocation_endpoint":                           base + "/oauth2/revoke",
-		"introspection_endpoint":                        base + "/oauth2/introspect",
-		"grant_types_supported":                         []string{"refresh_token"},
-		"response_types_supported":                      []string{},
-		"token_endpoint_auth_methods_supported":         []string{"none"},
-		"revocation_endpoint_auth_methods_supported":    []string{"none"},
-		"introspection_endpoint_auth_methods_supported": []string{"bearer"},
-		"id_token_signing_alg_values_supported":         []string{"ES256"},
-		"access_token_signing_alg_values_supported":     []string{"ES256"},
-		"subject_types_supported":                       []string{"public"},
-		"claims_supported":                              []string{"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "sid", "amr", "acr", "auth_time", "home_region"},
-	})
+	return c.JSON(http.StatusOK, a.discoveryDocument())
 }
 
 func (a *API) jwks(c echo.Context) error {

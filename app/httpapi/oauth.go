@@ -42,23 +42,36 @@ func readForm(c echo.Context, allowed ...string) (url.Values, error) {
 }
 
 func (a *API) token(c echo.Context) error {
-	form, err := readForm(c, "grant_type", "refresh_token", "client_id", "scope")
+	form, err := readForm(c, "grant_type", "refresh_token", "client_id", "client_secret", "scope", "code", "redirect_uri", "code_verifier")
 	if err != nil {
 		return err
 	}
 	switch form.Get("grant_type") {
 	case "refresh_token":
+	case "authorization_code", "client_credentials":
+		if a.OIDC != nil {
+			return a.oidcToken(c, form)
+		}
+		return errs.Invalid("unsupported_grant_type", "only the refresh_token grant is supported")
 	case "":
 		return errs.Invalid("invalid_request", "grant_type is required")
 	default:
-		return errs.Invalid("unsupported_grant_type", "only the refresh_token grant is supported")
+		return errs.Invalid("unsupported_grant_type", "grant_type must be authorization_code, refresh_token or client_credentials")
 	}
 	rt := form.Get("refresh_token")
 	if rt == "" {
 		return errs.Invalid("invalid_request", "refresh_token is required")
 	}
 	clientID := form.Get("client_id")
-	if clientID != "" && clientID != auth.FirstPartyClient {
+	if a.OIDC != nil {
+		cl, present, err := a.authenticateClient(c, form)
+		if err != nil {
+			return err
+		}
+		if present {
+			clientID = cl.ID
+		}
+	} else if clientID != "" && clientID != auth.FirstPartyClient {
 		return errs.E(errs.KindUnauthenticated, "invalid_client", "unknown client")
 	}
 	res, err := a.Auth.Refresh(c.Request().Context(), rt, clientID, clientAddr(c), c.Request().UserAgent())
@@ -68,15 +81,32 @@ func (a *API) token(c echo.Context) error {
 	return c.JSON(http.StatusOK, res)
 }
 
-// revoke implements RFC 7009: 200 whether or not the token was valid.
+// revoke implements RFC 7009: 200 whether or not the token was valid. A
+// client that authenticates may revoke only its own tokens (§2.1); a
+// request without client authentication is the first-party client's.
 func (a *API) revoke(c echo.Context) error {
-	form, err := readForm(c, "token", "token_type_hint", "client_id")
+	form, err := readForm(c, "token", "token_type_hint", "client_id", "client_secret")
 	if err != nil {
 		return err
 	}
 	tok := form.Get("token")
 	if tok == "" {
 		return errs.Invalid("invalid_request", "token is required")
+	}
+	if a.OIDC != nil {
+		cl, present, err := a.authenticateClient(c, form)
+		if err != nil {
+			return err
+		}
+		if present && cl.ID != auth.FirstPartyClient {
+			info, err := a.Auth.Introspect(c.Request().Context(), tok)
+			if err != nil {
+				return err
+			}
+			if !info.Active || info.ClientID != cl.ID {
+				return c.NoContent(http.StatusOK)
+			}
+		}
 	}
 	if err := a.Auth.Revoke(c.Request().Context(), tok); err != nil {
 		return err
@@ -86,7 +116,7 @@ func (a *API) revoke(c echo.Context) error {
 
 // introspect implements RFC 7662; the caller must present the admin token.
 func (a *API) introspect(c echo.Context) error {
-	form, err := readForm(c, "token", "token_type_hint")
+	form, err := readForm(c, "token", "token_type_hint", "client_id", "client_secret")
 	if err != nil {
 		return err
 	}

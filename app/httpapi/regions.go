@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/app/auth"
 	"github.com/gatehouse-id/gatehouse/app/defense"
 	"github.com/gatehouse-id/gatehouse/app/errs"
+	"github.com/gatehouse-id/gatehouse/app/oidc"
 )
 
 // Forwarding is how the API reaches the other regions (regions/router, as
@@ -206,6 +207,9 @@ func homeFromFormToken(_ *API, _ echo.Context, body []byte) (string, error) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
 		return "", nil
+	}
+	if region, ok := oidc.CodeRegion(form.Get("code")); ok {
+		return region, nil
 	}
 	tok := form.Get("refresh_token")
 	if tok == "" {

@@ -37,6 +37,9 @@ commands:
   users import FILE|- [--checkpoint FILE] [--concurrency N]
                                bulk import (JSON lines); resumable
   users protect-legacy         wrap every fast legacy hash in Argon2id
+  clients create --name N --redirect-uri URI [--confidential] [--first-party]
+  clients list | show ID | rotate-secret ID [--overlap 24h] | delete ID
+                               OAuth/OIDC clients (secrets shown once)
   hash calibrate [--target 250ms] [--max-memory 256MiB]
                                recommend Argon2id parameters for this host
   purge                        delete the region's expired and spent rows
@@ -70,6 +73,8 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 		return cmdPurge(ctx, rest, getenv, std)
 	case "events":
 		return cmdEvents(ctx, rest, getenv, std)
+	case "clients":
+		return cmdClients(ctx, rest, getenv, std)
 	case "version", "--version":
 		return cmdVersion(std)
 	case "help", "-h", "--help":

@@ -107,6 +107,8 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 	if fwd != nil {
 		api.Forwarding = fwd
 	}
+	provider, pages := newProvider(cfg, db, svc, ring, logger)
+	api.OIDC = provider
 
 	srv := httpapi.New(httpapi.Config{
 		Region:         cfg.Region,
@@ -121,7 +123,7 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 			"database": db,
 			"redis":    pingFunc(func(ctx context.Context) error { return cache.Ping(ctx, rdb) }),
 		},
-		Routes: api.Register,
+		Routes: routes(api.Register, pages.Register),
 		Tracer: tracer,
 	})
 

@@ -48,7 +48,7 @@ type benchConfig struct {
 }
 
 // allPhases are the bench's phases in the order they run.
-var allPhases = []string{"capacity", "cross-region", "revocation", "import", "stuffing", "shared-address", "events"}
+var allPhases = []string{"capacity", "oidc", "cross-region", "revocation", "import", "stuffing", "shared-address", "events"}
 
 // capacityParts are the parts of the capacity phase, which -phases also
 // takes one by one: hashing (argon2_raw and login), verify, timing
@@ -249,6 +249,11 @@ func run(ctx context.Context, cfg benchConfig, out io.Writer) (err error) {
 	if cfg.runs("capacity") {
 		if err := measureAll(ctx, cfg, rep, client, server); err != nil {
 			return err
+		}
+	}
+	if cfg.runs("oidc") {
+		if err := measureOIDC(ctx, cfg, rep, client); err != nil {
+			return errors.Join(err, server.alive())
 		}
 	}
 	if cfg.runs("cross-region") {
