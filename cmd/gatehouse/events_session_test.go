@@ -134,9 +134,6 @@ func scriptedSession(t *testing.T, base string, env map[string]string) sessionSc
 		t.Fatalf("MFA login: %d %v", code, mfaTokens)
 	}
 	at = mfaTokens["access_token"].(string)
-	if resp, b := call(t, "DELETE", base+"/v1/mfa/totp", nil, bearer(at)...); resp.StatusCode != 204 {
-		t.Fatalf("remove TOTP: %d %v", resp.StatusCode, b)
-	}
 
 	// Forget a device a login trusted.
 	resp, devs := call(t, "GET", base+"/v1/devices", nil, bearer(at)...)
@@ -147,6 +144,11 @@ func scriptedSession(t *testing.T, base string, env map[string]string) sessionSc
 	devID := list[0].(map[string]any)["id"].(string)
 	if resp, b := call(t, "DELETE", base+"/v1/devices/"+devID, nil, bearer(at)...); resp.StatusCode != 204 {
 		t.Fatalf("forget device: %d %v", resp.StatusCode, b)
+	}
+	// Then remove TOTP (it also ends the user's other sessions and trusted
+	// devices, so the device above is forgotten first).
+	if resp, b := call(t, "DELETE", base+"/v1/mfa/totp", nil, bearer(at)...); resp.StatusCode != 204 {
+		t.Fatalf("remove TOTP: %d %v", resp.StatusCode, b)
 	}
 
 	// Password change, then a reset through the mail the outbox carries.
