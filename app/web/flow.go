@@ -124,6 +124,11 @@ func (p *Pages) login(c echo.Context) error {
 		return p.signedIn(c, res.Tokens, authz)
 	case auth.LoginMFARequired:
 		return p.render(c, http.StatusOK, "mfa", "title_mfa", mfaData(authz, res.MFA), "", "")
+	case auth.LoginVerificationRequired:
+		if res.Verification == nil {
+			return p.failure(c, errors.New("web: verification_required without a token"))
+		}
+		return p.render(c, http.StatusOK, "verify", "title_verify", verificationData(authz, res.Verification), "", "")
 	case auth.LoginDisabled:
 		return p.render(c, http.StatusForbidden, "login", "title_login", data, "err_disabled", "")
 	case auth.LoginResetRequired:
@@ -135,6 +140,13 @@ func (p *Pages) login(c echo.Context) error {
 // loginRefused renders a refusal of the defense layers as a page a person
 // understands, with the status and Retry-After of the JSON API.
 func (p *Pages) loginRefused(c echo.Context, err error, data map[string]any) error {
+	return p.refused(c, err, "login", "title_login", "err_invalid_credentials", data)
+}
+
+// refused renders a refusal on the page the person was on (a challenge
+// is solved by that page's script); wrongKey says what a plain
+// unauthenticated answer means there.
+func (p *Pages) refused(c echo.Context, err error, page, title, wrongKey string, data map[string]any) error {
 	e := errs.As(err)
 	if e == nil {
 		return p.failure(c, err)
@@ -144,18 +156,18 @@ func (p *Pages) loginRefused(c echo.Context, err error, data map[string]any) err
 	case e.Code == "challenge_required":
 		ch, _ := json.Marshal(e.Details["challenge"])
 		data["Challenge"] = string(ch)
-		return p.render(c, http.StatusForbidden, "login", "title_login", data, "err_challenge", "")
+		return p.render(c, http.StatusForbidden, page, title, data, "err_challenge", "")
 	case e.Kind == errs.KindLocked:
 		c.Response().Header().Set("Retry-After", wait)
-		return p.render(c, http.StatusLocked, "login", "title_login", data, "err_locked", wait)
+		return p.render(c, http.StatusLocked, page, title, data, "err_locked", wait)
 	case e.Kind == errs.KindRateLimited:
 		c.Response().Header().Set("Retry-After", wait)
-		return p.render(c, http.StatusTooManyRequests, "login", "title_login", data, "err_rate_limited", wait)
+		return p.render(c, http.StatusTooManyRequests, page, title, data, "err_rate_limited", wait)
 	case e.Kind == errs.KindUnavailable:
 		c.Response().Header().Set("Retry-After", wait)
-		return p.render(c, http.StatusServiceUnavailable, "login", "title_login", data, "err_overloaded", wait)
+		return p.render(c, http.StatusServiceUnavailable, page, title, data, "err_overloaded", wait)
 	case e.Kind == errs.KindInvalid || e.Kind == errs.KindUnauthenticated:
-		return p.render(c, http.StatusUnauthorized, "login", "title_login", data, "err_invalid_credentials", "")
+		return p.render(c, http.StatusUnauthorized, page, title, data, wrongKey, "")
 	}
 	return p.failure(c, err)
 }

@@ -43,6 +43,11 @@ func format(msg, arg string) string { return strings.Replace(msg, "%s", arg, 1) 
 // messages are the pages' texts by language.
 var messages = map[string]map[string]string{
 	"en": {
+		"title_verify": "Check your email", "email_code": "6-digit code from the email",
+		"verify_text":          "To keep your account safe, we emailed you a 6-digit code. Enter it to finish signing in.",
+		"verify_restart":       "No email? Sign in again to get a new code.",
+		"err_code_digits":      "Enter the 6 digits from the email.",
+		"err_verify_expired":   "The emailed code expired or was tried too many times. Sign in again to get a new one.",
 		"title_logout_confirm": "Sign out?", "logout_confirm_text": "An application asked to sign you out of Gatehouse.",
 		"use_security_key": "Use your security key or passkey",
 		"passkey_sign_in":  "Sign in with a passkey", "add_passkey": "Add a passkey", "passkey_added": "Passkey added. You can sign in with it now.",
@@ -86,6 +91,11 @@ var messages = map[string]map[string]string{
 		"err_aal2": "The application needs a second factor, and this account has none.",
 	},
 	"id": {
+		"title_verify": "Periksa email Anda", "email_code": "Kode 6 digit dari email",
+		"verify_text":          "Demi keamanan akun Anda, kami mengirim kode 6 digit ke email Anda. Masukkan kode itu untuk menyelesaikan proses masuk.",
+		"verify_restart":       "Tidak menerima email? Masuk lagi untuk mendapatkan kode baru.",
+		"err_code_digits":      "Masukkan 6 digit dari email.",
+		"err_verify_expired":   "Kode dari email sudah kedaluwarsa atau terlalu sering dicoba. Masuk lagi untuk mendapatkan kode baru.",
 		"title_logout_confirm": "Keluar?", "logout_confirm_text": "Sebuah aplikasi meminta agar Anda keluar dari Gatehouse.",
 		"use_security_key": "Gunakan kunci keamanan atau passkey Anda",
 		"passkey_sign_in":  "Masuk dengan passkey", "add_passkey": "Tambahkan passkey", "passkey_added": "Passkey ditambahkan. Sekarang Anda dapat masuk dengannya.",
@@ -128,6 +138,11 @@ var messages = map[string]map[string]string{
 		"err_aal2": "Aplikasi memerlukan faktor kedua, dan akun ini tidak memilikinya.",
 	},
 	"vi": {
+		"title_verify": "Kiểm tra email của bạn", "email_code": "Mã 6 chữ số trong email",
+		"verify_text":          "Để bảo vệ tài khoản, chúng tôi đã gửi mã gồm 6 chữ số đến email của bạn. Hãy nhập mã để hoàn tất đăng nhập.",
+		"verify_restart":       "Không nhận được email? Hãy đăng nhập lại để nhận mã mới.",
+		"err_code_digits":      "Hãy nhập 6 chữ số trong email.",
+		"err_verify_expired":   "Mã trong email đã hết hạn hoặc bị nhập sai quá nhiều lần. Hãy đăng nhập lại để nhận mã mới.",
 		"title_logout_confirm": "Đăng xuất?", "logout_confirm_text": "Một ứng dụng yêu cầu đăng xuất bạn khỏi Gatehouse.",
 		"use_security_key": "Dùng khóa bảo mật hoặc passkey của bạn",
 		"passkey_sign_in":  "Đăng nhập bằng passkey", "add_passkey": "Thêm passkey", "passkey_added": "Đã thêm passkey. Giờ bạn có thể đăng nhập bằng nó.",

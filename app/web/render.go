@@ -16,7 +16,7 @@ import (
 var templateFiles embed.FS
 
 // pageNames are the pages; each is parsed with layout.html.
-var pageNames = []string{"login", "mfa", "signup", "forgot", "reset", "consent", "signed_out", "error", "account", "notice", "logout_confirm"}
+var pageNames = []string{"login", "mfa", "verify", "signup", "forgot", "reset", "consent", "signed_out", "error", "account", "notice", "logout_confirm"}
 
 var pages = func() map[string]*template.Template {
 	out := map[string]*template.Template{}

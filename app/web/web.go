@@ -1,10 +1,11 @@
 // Package web serves Gatehouse's hosted pages: sign in, second factor,
-// sign up, forgotten password and reset, consent, signed out, error and the
-// account page. Pages are html/template files embedded in the binary, with
-// no third-party assets; every page carries a CSP with a fresh nonce and
-// frame-ancestors 'none', every form a CSRF token. Handlers are thin: they
-// call the same app/auth methods as the JSON API (so admission, limits,
-// lockout, MFA and regions apply once) and app/oidc for the protocol.
+// emailed sign-in code, sign up, forgotten password and reset, consent,
+// signed out, error and the account page. Pages are html/template files
+// embedded in the binary, with no third-party assets; every page carries
+// a CSP with a fresh nonce and frame-ancestors 'none', every form a CSRF
+// token. Handlers are thin: they call the same app/auth methods as the
+// JSON API (so admission, limits, lockout, MFA and regions apply once) and
+// app/oidc for the protocol.
 package web
 
 import (
@@ -22,6 +23,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/gatehouse-id/gatehouse/app/auth"
+	"github.com/gatehouse-id/gatehouse/app/defense"
 	"github.com/gatehouse-id/gatehouse/app/mfa"
 	"github.com/gatehouse-id/gatehouse/app/oidc"
 )
@@ -30,6 +32,7 @@ import (
 type Accounts interface {
 	Login(ctx context.Context, req auth.LoginRequest) (auth.LoginResult, error)
 	CompleteMFA(ctx context.Context, in auth.MFALogin) (auth.TokenResponse, error)
+	VerifyLogin(ctx context.Context, tok, code string, challenge *defense.Solution) (auth.TokenResponse, error)
 	SignUp(ctx context.Context, email, pw, ip string) (auth.SignUpResult, error)
 	RequestPasswordReset(ctx context.Context, email, ip string) error
 	ConfirmPasswordReset(ctx context.Context, tok, next, ip string) error
@@ -105,6 +108,7 @@ func (p *Pages) Register(e *echo.Echo) {
 	g.GET("/login", p.loginPage)
 	g.POST("/login", p.csrf(p.login))
 	g.POST("/login/mfa", p.csrf(p.loginMFA))
+	g.POST("/login/verify", p.csrf(p.loginVerify))
 	g.GET("/signup", p.signUpPage)
 	g.POST("/signup", p.csrf(p.signUp))
 	g.GET("/password/forgot", p.forgotPage)
