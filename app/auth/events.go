@@ -65,6 +65,15 @@ func (s *Service) emitLogin(ctx context.Context, req LoginRequest, res LoginResu
 	ec := eventContext{IP: req.IP, UserAgent: req.UserAgent}
 	_, key := accountKey(req.Email)
 	detail := map[string]any{"email_hash": key}
+	if sampler := s.refusals[result]; sampler != nil {
+		// Refused before any check: at most a bounded number of events a
+		// second, each counting the refusals it stands for.
+		ok, n := sampler.admit(s.now())
+		if !ok {
+			return
+		}
+		detail["refusals"] = n
+	}
 	switch result {
 	case "success":
 		detail["session_id"] = res.Tokens.SessionID

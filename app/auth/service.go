@@ -138,6 +138,9 @@ type Service struct {
 	background chan func(context.Context)
 	// openLogins and deviceLogins are the admission lanes (admission.go).
 	openLogins, deviceLogins lane
+	// refusals bound the audit events of logins refused before any check,
+	// by metrics result (refusals.go).
+	refusals map[string]*refusalSampler
 }
 
 // New builds the service.
@@ -153,7 +156,11 @@ func New(cfg Config, deps Deps) *Service {
 	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, now: deps.Now, rand: deps.Random,
 		pending: newPendingRevocations(), background: make(chan func(context.Context), 1024),
-		openLogins: newLane(cfg.MaxOpenLogins), deviceLogins: newLane(cfg.MaxDeviceLogins)}
+		openLogins: newLane(cfg.MaxOpenLogins), deviceLogins: newLane(cfg.MaxDeviceLogins),
+		refusals: map[string]*refusalSampler{
+			"rate_limited": {perSecond: refusalEventsPerSecond},
+			"overloaded":   {perSecond: refusalEventsPerSecond},
+		}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

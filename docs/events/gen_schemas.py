@@ -6,13 +6,14 @@ email_hash = s(pattern="^([0-9a-f]{64}|malformed)$", description="hex SHA-256 of
 reasons = ["invalid_credentials", "account_disabled", "password_reset_required", "error", "overloaded", "passkey_refused"]
 factor = s(enum=["totp", "recovery_code", "webauthn"])
 by = s(enum=["user", "admin"])
+refusals = {"type": "integer", "minimum": 1, "description": "refusals this event stands for: a server writes at most 50 refusal events a second and counts the rest into the next one"}
 # name, type, description, user required?, data properties, required data
 E = [
  ("UserRegistered", "user.registered", "An account was created (sign-up or import).", True, {"email_verified": b, "imported": b}, ["email_verified"]),
  ("LoginSucceeded", "login.succeeded", "A login ended with tokens (password, or password then second factor).", True, {"email_hash": email_hash, "session_id": uuid, "factor": factor}, ["session_id"]),
- ("LoginFailed", "login.failed", "A login was refused; reason says why without saying which part was wrong.", False, {"email_hash": email_hash, "reason": s(enum=reasons)}, ["reason"]),
+ ("LoginFailed", "login.failed", "A login was refused; reason says why without saying which part was wrong.", False, {"email_hash": email_hash, "reason": s(enum=reasons), "refusals": refusals}, ["reason"]),
  ("LoginChallenged", "login.challenged", "A login was asked to solve a challenge first.", False, {"email_hash": email_hash}, ["email_hash"]),
- ("LoginRateLimited", "login.rate_limited", "A login was refused by a rate limit.", False, {"email_hash": email_hash}, ["email_hash"]),
+ ("LoginRateLimited", "login.rate_limited", "A login was refused by a rate limit.", False, {"email_hash": email_hash, "refusals": refusals}, ["email_hash"]),
  ("AccountLocked", "account.locked", "A login met a temporarily locked account.", False, {"email_hash": email_hash, "reason": s()}, ["email_hash"]),
  ("AccountUnlocked", "account.unlocked", "A lock was lifted before it ran out.", True, {"by": by}, []),
  ("MFAChallenged", "mfa.challenged", "The password was right and a second factor was asked for.", True, {"email_hash": email_hash}, []),
