@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/gatehouse-id/gatehouse/app/events"
 	"github.com/gatehouse-id/gatehouse/app/events/kafka"
@@ -19,19 +18,23 @@ import (
 
 // measureEvents prints login_with_events_vs_login_ratio and
 // events_published_per_s. Two more servers share the bench database, each
-// serving a region of its own: one
-// publishes its events to Kafka (franz-go's in-process kfake cluster, in
-// this process), the other keeps them in the audit trail only
-// (GATEHOUSE_EVENTS_SINK=none); their logins are measured in alternating
+// serving a region of its own: one publishes its events to Kafka
+// (franz-go's kfake cluster, in a process of its own at lower CPU
+// priority: kfake_process.go), the other keeps them in the audit trail
+// only (GATEHOUSE_EVENTS_SINK=none); their logins are measured in alternating
 // rounds. Then a backlog of events is written straight into the trail and
 // a relay publishes it to Kafka, timed from full to empty.
 func measureEvents(ctx context.Context, cfg benchConfig, rep *reporter, base serverSetup, dbURL string, backlogSize int) (err error) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(8, kafkaTopics()...))
+	broker, err := startBrokerProcess(ctx)
 	if err != nil {
-		return fmt.Errorf("kfake: %w", err)
+		return err
 	}
-	defer cluster.Close()
-	brokers := strings.Join(cluster.ListenAddrs(), ",")
+	defer func() {
+		if serr := broker.stop(); serr != nil {
+			err = errors.Join(err, fmt.Errorf("kfake broker process: %w", serr))
+		}
+	}()
+	brokers := strings.Join(broker.addrs, ",")
 
 	clients := map[string]*apiClient{}
 	// Each server serves a region of its own, so that each relay holds its
@@ -85,7 +88,7 @@ func measureEvents(ctx context.Context, cfg benchConfig, rep *reporter, base ser
 	rep.load("login, events kept in the audit trail only", cfg.loginClients, res[1])
 	rep.figure("login_with_events_vs_login_ratio", res[0].perSecond()/res[1].perSecond(), "ratio")
 
-	perSecond, err := relayThroughput(ctx, dbURL, cluster.ListenAddrs(), backlogSize)
+	perSecond, err := relayThroughput(ctx, dbURL, broker.addrs, backlogSize)
 	if err != nil {
 		return err
 	}

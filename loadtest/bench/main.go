@@ -84,9 +84,13 @@ func main() {
 	phases := flag.String("phases", strings.Join(allPhases, ","), "comma-separated phases to measure: "+strings.Join(allPhases, ", ")+
 		" (or parts of capacity: "+strings.Join(capacityParts, ", ")+")")
 	attacker := flag.Bool("stuffing-attacker", false, "internal: be the stuffing phase's attack process (job on stdin, report on stdout)")
+	broker := flag.Bool("kfake-broker", false, "internal: be the events phase's Kafka broker process (addresses on stdout, until stdin closes)")
 	flag.Parse()
 	if *attacker {
 		os.Exit(attackerMain())
+	}
+	if *broker {
+		os.Exit(brokerMain())
 	}
 
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
