@@ -15,8 +15,9 @@ type Guard interface {
 	Check(ctx context.Context, a defense.Attempt) (defense.Decision, error)
 	Record(ctx context.Context, a defense.Attempt, success bool) error
 	Release(ctx context.Context, a defense.Attempt) error
-	// ClearAccount forgets an account's password failures and lock.
-	ClearAccount(ctx context.Context, accountKey string) error
+	// ClearAccount forgets an account's password failures and lock, and
+	// reports whether a lock was in force.
+	ClearAccount(ctx context.Context, accountKey string) (unlocked bool, err error)
 	// AllowMail reports whether a mail of kind caused by a request from ip
 	// about accountKey may be sent (per-address and per-account limits).
 	AllowMail(ctx context.Context, kind string, ip netip.Addr, accountKey string) (bool, error)

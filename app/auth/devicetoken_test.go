@@ -45,7 +45,7 @@ func (g *refusingGuard) Check(context.Context, defense.Attempt) (defense.Decisio
 }
 func (g *refusingGuard) Record(context.Context, defense.Attempt, bool) error { return nil }
 func (g *refusingGuard) Release(context.Context, defense.Attempt) error      { return nil }
-func (g *refusingGuard) ClearAccount(context.Context, string) error          { return nil }
+func (g *refusingGuard) ClearAccount(context.Context, string) (bool, error)  { return false, nil }
 func (g *refusingGuard) AllowMail(context.Context, string, netip.Addr, string) (bool, error) {
 	return true, nil
 }

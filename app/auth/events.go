@@ -16,6 +16,7 @@ const (
 	EventLoginChallenged        = "login.challenged"
 	EventLoginRateLimited       = "login.rate_limited"
 	EventAccountLocked          = "account.locked"
+	EventAccountUnlocked        = "account.unlocked"
 	EventMFAChallenged          = "mfa.challenged"
 	EventMFAFailed              = "mfa.failed"
 	EventPasskeyUsed            = "passkey.used"

@@ -38,7 +38,12 @@ func (s *Service) clearLock(ctx context.Context, u User) {
 	if s.deps.Guard == nil {
 		return
 	}
-	if err := s.deps.Guard.ClearAccount(ctx, accountKeyOf(u.Email)); err != nil {
+	unlocked, err := s.deps.Guard.ClearAccount(ctx, accountKeyOf(u.Email))
+	if err != nil {
 		s.log.WarnContext(ctx, "password reset: the account's lock was not cleared", "user_id", u.ID, "error", err)
+		return
+	}
+	if unlocked {
+		s.emit(ctx, EventAccountUnlocked, u.ID, u.HomeRegion, eventContext{}, map[string]any{"by": "user"})
 	}
 }

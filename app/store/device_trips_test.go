@@ -27,7 +27,7 @@ func (floodGuard) Check(context.Context, defense.Attempt) (defense.Decision, err
 }
 func (floodGuard) Record(context.Context, defense.Attempt, bool) error { return nil }
 func (floodGuard) Release(context.Context, defense.Attempt) error      { return nil }
-func (floodGuard) ClearAccount(context.Context, string) error          { return nil }
+func (floodGuard) ClearAccount(context.Context, string) (bool, error)  { return false, nil }
 func (floodGuard) AllowMail(context.Context, string, netip.Addr, string) (bool, error) {
 	return true, nil
 }

@@ -189,7 +189,7 @@ func TestResetUnlocksALockedAccount(t *testing.T) {
 	s := startServer(t, env)
 	db := openDB(t, env)
 	const email, pw, newPw = "locked@example.org", "the locked user's passphrase", "the fresh passphrase after reset"
-	signUp(t, s.URL, email, pw)
+	userID := signUp(t, s.URL, email, pw)
 	locked := false
 	for i := 0; i < 10 && !locked; i++ {
 		resp, _ := loginFrom(t, s.URL, fmt.Sprintf("203.0.%d.3", i), fmt.Sprintf(`{"email":"%s","password":"guess %d"}`, email, i))
@@ -220,6 +220,25 @@ func TestResetUnlocksALockedAccount(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("no password_reset_completed mail")
+	}
+	// The lifted lock is in the audit trail (appended in batches, so it
+	// may take a moment).
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, page := call(t, "GET", s.URL+"/admin/v1/users/"+userID+"/events?limit=200", nil, bearer(env["GATEHOUSE_ADMIN_TOKEN"])...)
+		evs, _ := page["events"].([]any)
+		unlocked := false
+		for _, e := range evs {
+			ev, _ := e.(map[string]any)
+			unlocked = unlocked || ev["type"] == "id.gatehouse.account.unlocked.v1"
+		}
+		if unlocked {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no account.unlocked event after the reset lifted the lock; the user's events: %v", evs)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
