@@ -56,11 +56,7 @@ func measureCrossRegion(ctx context.Context, cfg benchConfig, rep *reporter, bas
 	}
 	clients := map[string]*apiClient{}
 	for _, name := range names {
-		setup := base
-		setup.env = map[string]string{}
-		for k, v := range base.env {
-			setup.env[k] = v
-		}
+		setup := base.with(nil)
 		addr := "127.0.0.1:" + strconv.Itoa(ports[name])
 		setup.env["GATEHOUSE_REGION"] = name
 		setup.env["GATEHOUSE_REGIONS_FILE"] = regionsFile

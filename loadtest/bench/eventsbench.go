@@ -45,11 +45,7 @@ func measureEvents(ctx context.Context, cfg benchConfig, rep *reporter, base ser
 		if err != nil {
 			return err
 		}
-		setup := base
-		setup.env = map[string]string{}
-		for k, v := range base.env {
-			setup.env[k] = v
-		}
+		setup := base.with(nil)
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		setup.env["GATEHOUSE_HTTP_ADDR"] = addr
 		setup.env["GATEHOUSE_REGION"] = regionOf[sink]

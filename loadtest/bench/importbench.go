@@ -119,11 +119,7 @@ func onFreshDatabase(ctx context.Context, cfg benchConfig, base serverSetup, fn 
 		return 0, err
 	}
 	defer os.RemoveAll(keysDir)
-	setup := base
-	setup.env = map[string]string{}
-	for k, v := range base.env {
-		setup.env[k] = v
-	}
+	setup := base.with(nil)
 	setup.env["GATEHOUSE_DATABASE_URL"] = url
 	setup.env["GATEHOUSE_LOCAL_KEYS_DIR"] = keysDir
 	for _, args := range [][]string{{"migrate"}, {"keys", "init"}} {

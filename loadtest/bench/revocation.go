@@ -82,11 +82,7 @@ func measureRevocation(ctx context.Context, cfg benchConfig, rep *reporter, base
 	}
 	clients := map[string]*apiClient{}
 	for _, name := range revocationRegions {
-		setup := base
-		setup.env = map[string]string{}
-		for k, v := range base.env {
-			setup.env[k] = v
-		}
+		setup := base.with(nil)
 		addr := "127.0.0.1:" + strconv.Itoa(ports[name])
 		setup.env["GATEHOUSE_REGION"] = name
 		setup.env["GATEHOUSE_REGIONS_FILE"] = regionsFile

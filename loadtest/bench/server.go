@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -56,6 +57,15 @@ type serverSetup struct {
 	bin string
 	// env is the GATEHOUSE_* environment of every command.
 	env map[string]string
+}
+
+// with is a copy of the setup whose environment is overlaid by overrides
+// (the base setup's environment is left as it is).
+func (s serverSetup) with(overrides map[string]string) serverSetup {
+	env := maps.Clone(s.env)
+	maps.Copy(env, overrides)
+	s.env = env
+	return s
 }
 
 // serverProcess is a running `gatehouse serve`.
