@@ -170,8 +170,10 @@ type ModeProfile struct {
 }
 
 // AutoModeConfig raises the mode by itself when the region's failure ratio
-// (failures plus refused attempts over attempts plus refused ones, across
-// this and the previous Window) crosses a level, for at least Hold.
+// (failed password checks over password checks of unknown devices, across
+// this and the previous Window, once there are MinAttempts of them) crosses
+// a level, for at least Hold. Refused attempts and trusted devices' logins
+// do not count.
 type AutoModeConfig struct {
 	Enabled                       bool
 	Window, Hold                  time.Duration

@@ -459,7 +459,11 @@ func (g *Guard) Record(ctx context.Context, a Attempt, success bool) error {
 	}
 	ops = append(ops, ratelimit.HIncr(g.keys.netStats(at.subnet), "a", 1, det.Window),
 		ratelimit.HIncr(g.keys.netStats(at.subnet), "f", fail, det.Window))
-	if g.cfg.Auto.Enabled {
+	if g.cfg.Auto.Enabled && !at.trusted {
+		// The automatic mode hardens unknown devices only, so only their
+		// attempts make its ratio: the steady successes of users on their
+		// usual devices would otherwise hide an attack for as long as
+		// they outnumber its failures.
 		w := g.cfg.Auto.Window
 		ops = append(ops, ratelimit.HIncr(g.keys.globalStats(now, w), "a", 1, 3*w),
 			ratelimit.HIncr(g.keys.globalStats(now, w), "f", fail, 3*w))

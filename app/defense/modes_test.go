@@ -80,9 +80,9 @@ func TestGlobalLimitFloodDoesNotRaiseTheMode(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	g := newGuard(t, cfg, rdb, nil, clock.Now)
 	ctx := context.Background()
-	// Legit successes first, as a region sees before an attack.
+	// Legit successes first (new devices), as a region sees before an attack.
 	for i := range 40 {
-		if err := g.Record(ctx, Attempt{IP: ip4(60, i, 1), AccountKey: account(i), DeviceTrusted: true}, true); err != nil {
+		if err := g.Record(ctx, Attempt{IP: ip4(60, i, 1), AccountKey: account(i)}, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -113,6 +113,38 @@ func TestGlobalLimitFloodDoesNotRaiseTheMode(t *testing.T) {
 	clock.Advance(cfg.ModeCacheTTL)
 	if st, err := g.Mode(ctx); err != nil || st.Auto == ModeNormal {
 		t.Fatalf("200 failed checks against 40 successes must raise the mode: %+v %v", st, err)
+	}
+}
+
+// Users on their trusted devices do not hide an attack on unknown ones:
+// the mode hardens unknown devices only, so only their checks make its
+// ratio. Before, 300 trusted successes kept 120 failed checks from unknown
+// devices (a stuffing burst's first seconds) under the elevated ratio.
+func TestTrustedSuccessesDoNotHideAnAttack(t *testing.T) {
+	rdb := testRedis(t, testRedisURL)
+	cfg := testConfig(t)
+	cfg.Auto.MinAttempts = 100
+	clock := &fakeClock{t: time.Now()}
+	g := newGuard(t, cfg, rdb, nil, clock.Now)
+	ctx := context.Background()
+	for i := range 300 {
+		if err := g.Record(ctx, Attempt{IP: ip4(64, i, 1), AccountKey: account(i), DeviceTrusted: true}, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(cfg.ModeCacheTTL)
+	if st, err := g.Mode(ctx); err != nil || st.Effective != ModeNormal || st.FailureRatio != -1 {
+		t.Fatalf("trusted successes alone: %+v %v", st, err)
+	}
+	for i := range 120 {
+		if err := g.Record(ctx, Attempt{IP: ip4(65, i, 1), AccountKey: account(4000 + i)}, i%40 == 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(cfg.ModeCacheTTL)
+	st, err := g.Mode(ctx)
+	if err != nil || st.Auto != ModeEmergency {
+		t.Fatalf("120 unknown-device checks, 117 failed, beside 300 trusted successes: want emergency, got %+v %v", st, err)
 	}
 }
 
