@@ -43,7 +43,7 @@ func (a *API) discoveryDocument() map[string]any {
 	doc["introspection_endpoint_auth_methods_supported"] = []string{"bearer", "client_secret_basic", "client_secret_post"}
 	doc["prompt_values_supported"] = []string{"none", "login", "consent"}
 	doc["acr_values_supported"] = []string{"aal1", "aal2"}
-	doc["claims_supported"] = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash", "azp", "email", "email_verified", "client_id", "jti", "home_region"}
+	doc["claims_supported"] = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash", "azp", "email", "email_verified", "updated_at", "client_id", "jti", "home_region"}
 	doc["authorization_response_iss_parameter_supported"] = true
 	doc["request_parameter_supported"] = false
 	doc["request_uri_parameter_supported"] = false

@@ -330,6 +330,11 @@ func (p *Provider) UserInfo(ctx context.Context, bearer string) (map[string]any,
 	if slices.Contains(scopes, ScopeEmail) {
 		out["email"], out["email_verified"] = u.Email, u.EmailVerified
 	}
+	if slices.Contains(scopes, ScopeProfile) && !u.UpdatedAt.IsZero() {
+		// Gatehouse keeps no names, pictures or locales: of the profile
+		// claims (OIDC Core §5.4) it can vouch for the last change only.
+		out["updated_at"] = u.UpdatedAt.Unix()
+	}
 	return out, nil
 }
 

@@ -122,7 +122,7 @@ func TestOIDCRelyingParty(t *testing.T) {
 		"post_logout_redirect_uris": []string{rpLoggedOut}})
 	email := "rp-" + randomHex(6) + "@example.org"
 	signUpVia(t, s.URL, email, oidcPassword)
-	rp := newRelyingParty(t, issuer, "photos", "", oidc.ScopeOpenID, "email", oidc.ScopeOfflineAccess)
+	rp := newRelyingParty(t, issuer, "photos", "", oidc.ScopeOpenID, "email", oidc.ScopeProfile, oidc.ScopeOfflineAccess)
 
 	// Discovery lists the whole surface.
 	var disc map[string]any
@@ -151,6 +151,11 @@ func TestOIDCRelyingParty(t *testing.T) {
 		t.Fatalf("userinfo: %v", err)
 	}
 	mustf(t, ui.Subject == idt.Subject && ui.Email == email, "userinfo %+v", ui)
+	var profile struct {
+		UpdatedAt int64 `json:"updated_at"`
+	}
+	mustf(t, ui.Claims(&profile) == nil && profile.UpdatedAt > time.Now().Add(-time.Hour).Unix() && profile.UpdatedAt <= time.Now().Unix(),
+		"userinfo with the profile scope: updated_at %d", profile.UpdatedAt)
 	refreshed, err := rp.config.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Hour)}).Token()
 	if err != nil || refreshed.AccessToken == tok.AccessToken || refreshed.RefreshToken == tok.RefreshToken {
 		t.Fatalf("refresh: %v", err)
@@ -442,6 +447,8 @@ func TestOIDCStepUpAndGrants(t *testing.T) {
 	// Userinfo gives a third-party app only what it was granted (no email scope here).
 	ui, err := rp.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 	mustf(t, err == nil && ui.Subject != "" && ui.Email == "" && claims["email"] == nil, "userinfo without the email scope: %+v %v", ui, err)
+	var granted map[string]any
+	mustf(t, ui.Claims(&granted) == nil && granted["updated_at"] == nil, "userinfo without the profile scope: %v", granted)
 
 	// The grant is listed and, once revoked, the client's tokens die.
 	resp, grants := call(t, "GET", s.URL+"/v1/grants", nil, bearer(at)...)
