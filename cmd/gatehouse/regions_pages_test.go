@@ -148,6 +148,17 @@ func TestPagesSignInRunsInTheHomeRegion(t *testing.T) {
 	if got < 1 || got > 5 {
 		t.Fatalf("the password was checked %d times; the single-region threshold allows 5 before a challenge", got)
 	}
+
+	// The sign-up form with the taken address signs in right after it (the
+	// enumeration guard answers the sign-up as if it had worked): that
+	// password check belongs to us-east1 too.
+	for i, region := range []string{"europe-west1", "asia-south1"} {
+		b := newBrowser(fmt.Sprintf("198.51.100.%d", 40+i))
+		p := b.get(c.public[region] + "/signup")
+		p = b.submit(p, "/signup", "email", email, "password", "sign-up guess "+randomHex(8))
+		mustf(t, p.Status != 200 && p.Header.Get("Gatehouse-Region") == "us-east1" && p.Header.Get("Gatehouse-Entry-Region") == region,
+			"sign-up with the taken address via %s: %d from %q", region, p.Status, p.Header.Get("Gatehouse-Region"))
+	}
 	for _, name := range []string{"europe-west1", "asia-south1"} {
 		if n := counter(t, c.public[name], `gatehouse_login_attempts_total{result="invalid_credentials"}`); n != 0 {
 			t.Fatalf("%s checked the password %d times: the account lives in us-east1", name, n)
