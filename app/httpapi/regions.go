@@ -164,27 +164,36 @@ func TrustedPeer(trusted []netip.Prefix) func(*http.Request) bool {
 	}
 }
 
-// homeFromEmail routes by the email in a JSON body (login, reset). An
-// address without an account goes to its pseudo-home region, so its answer
-// has the headers and the inter-region hops of an address homed there.
-// Every answer of these endpoints carries Gatehouse-Entry-Region (set here
-// for one served where it landed; a forwarded answer gets it from the
-// router), so the set of headers never depends on where an address lives.
+// homeFromEmail routes by the email in a JSON body (login, reset); see
+// homeOfEmail.
 func homeFromEmail(a *API, c echo.Context, body []byte) (string, error) {
-	c.Response().Header().Set(headerEntryRegion, a.Region)
 	var v struct {
 		Email string `json:"email"`
 	}
-	if json.Unmarshal(body, &v) != nil || v.Email == "" {
+	if json.Unmarshal(body, &v) != nil {
+		v.Email = ""
+	}
+	return a.homeOfEmail(c, v.Email)
+}
+
+// homeOfEmail is the home region of an email address. An address without
+// an account goes to its pseudo-home region, so its answer has the headers
+// and the inter-region hops of an address homed there. Every answer of
+// the endpoints routed this way carries Gatehouse-Entry-Region (set here
+// for one served where it landed; a forwarded answer gets it from the
+// router), so the set of headers never depends on where an address lives.
+func (a *API) homeOfEmail(c echo.Context, email string) (string, error) {
+	c.Response().Header().Set(headerEntryRegion, a.Region)
+	if email == "" {
 		return "", nil
 	}
-	region, ok, err := a.Auth.HomeRegionOf(c.Request().Context(), v.Email)
+	region, ok, err := a.Auth.HomeRegionOf(c.Request().Context(), email)
 	if err != nil || ok {
 		return region, err
 	}
-	addr, nerr := auth.NormaliseEmail(v.Email)
+	addr, nerr := auth.NormaliseEmail(email)
 	if nerr != nil {
-		addr = strings.ToLower(strings.TrimSpace(v.Email))
+		addr = strings.ToLower(strings.TrimSpace(email))
 	}
 	return a.Forwarding.PseudoHome(addr), nil
 }

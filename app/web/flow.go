@@ -107,7 +107,7 @@ const ctxNewSession = "gatehouse.web.new_session"
 func (p *Pages) login(c echo.Context) error {
 	authz, email := c.FormValue("authz"), c.FormValue("email")
 	lr := auth.LoginRequest{Email: email, Password: c.FormValue("password"), ClientID: auth.WebClient,
-		IP: c.RealIP(), UserAgent: c.Request().UserAgent(), DeviceToken: p.cookie(c, deviceCookie)}
+		IP: p.clientAddr(c), UserAgent: c.Request().UserAgent(), DeviceToken: p.cookie(c, deviceCookie)}
 	if raw := c.FormValue("challenge_solution"); raw != "" {
 		sol, err := defense.ParseSolution([]byte(raw))
 		if err == nil {
@@ -281,7 +281,7 @@ func (p *Pages) signUpPage(c echo.Context) error {
 func (p *Pages) signUp(c echo.Context) error {
 	authz, email, pw := c.FormValue("authz"), c.FormValue("email"), c.FormValue("password")
 	data := map[string]any{"Authz": authz, "Email": email}
-	if _, err := p.Accounts.SignUp(c.Request().Context(), email, pw, c.RealIP()); err != nil {
+	if _, err := p.Accounts.SignUp(c.Request().Context(), email, pw, p.clientAddr(c)); err != nil {
 		e := errs.As(err)
 		switch {
 		case e != nil && e.Code == "invalid_email":
@@ -302,7 +302,7 @@ func (p *Pages) forgotPage(c echo.Context) error {
 
 // forgot is POST /password/forgot: always the same answer.
 func (p *Pages) forgot(c echo.Context) error {
-	if err := p.Accounts.RequestPasswordReset(c.Request().Context(), c.FormValue("email"), c.RealIP()); err != nil && !errs.Is(err, errs.KindInvalid) {
+	if err := p.Accounts.RequestPasswordReset(c.Request().Context(), c.FormValue("email"), p.clientAddr(c)); err != nil && !errs.Is(err, errs.KindInvalid) {
 		return p.failure(c, err)
 	}
 	return p.render(c, http.StatusOK, "notice", "title_forgot", map[string]any{"Text": "forgot_sent"}, "", "")
@@ -315,7 +315,7 @@ func (p *Pages) resetPage(c echo.Context) error {
 // reset is POST /password/reset: auth.Service.ConfirmPasswordReset.
 func (p *Pages) reset(c echo.Context) error {
 	tok := c.FormValue("token")
-	err := p.Accounts.ConfirmPasswordReset(c.Request().Context(), tok, c.FormValue("password"), c.RealIP())
+	err := p.Accounts.ConfirmPasswordReset(c.Request().Context(), tok, c.FormValue("password"), p.clientAddr(c))
 	if err != nil {
 		e := errs.As(err)
 		if e != nil && e.Kind == errs.KindNotFound {

@@ -13,7 +13,7 @@ import (
 // passkeyBegin starts a passwordless sign-in (the same ceremony as
 // POST /v1/login/passkey/begin).
 func (p *Pages) passkeyBegin(c echo.Context) error {
-	ceremony, err := p.Accounts.BeginPasskeyLogin(c.Request().Context(), c.RealIP())
+	ceremony, err := p.Accounts.BeginPasskeyLogin(c.Request().Context(), p.clientAddr(c))
 	if err != nil {
 		return jsonFailure(c, err)
 	}
@@ -27,7 +27,7 @@ func (p *Pages) passkeyLogin(c echo.Context) error {
 	if len(resp.Credential) < 2 || resp.Credential[0] != '{' || resp.CeremonyID == "" {
 		return p.render(c, http.StatusBadRequest, "login", "title_login", map[string]any{"Authz": authz}, "err_passkey", "")
 	}
-	tr, err := p.Accounts.FinishPasskeyLoginFor(c.Request().Context(), resp, auth.WebClient, c.RealIP(), c.Request().UserAgent())
+	tr, err := p.Accounts.FinishPasskeyLoginFor(c.Request().Context(), resp, auth.WebClient, p.clientAddr(c), c.Request().UserAgent())
 	if err != nil {
 		if e := errs.As(err); e != nil && (e.Kind == errs.KindUnauthenticated || e.Kind == errs.KindInvalid || e.Kind == errs.KindNotFound) {
 			return p.render(c, http.StatusUnauthorized, "login", "title_login", map[string]any{"Authz": authz}, "err_passkey", "")

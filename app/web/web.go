@@ -72,6 +72,9 @@ type Pages struct {
 	Issuer string
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Regions routes user-scoped requests to the account's home region
+	// (set before Register); nil serves everything here (one region).
+	Regions Regions
 }
 
 // cookie names; secure ones carry the __Host- prefix (Secure, Path=/, no
@@ -102,33 +105,36 @@ func (p *Pages) Register(e *echo.Echo) {
 	// Each route is wrapped on its own: an Echo group with middleware
 	// would claim every unmatched path ("/*") for the pages.
 	g := pageRoutes{e: e, mw: p.headers}
-	g.GET("/oauth2/authorize", p.authorize)
-	g.GET("/oauth2/end_session", p.endSession)
-	g.POST("/oauth2/end_session", p.csrf(p.endSession))
+	g.GET("/oauth2/authorize", p.page(p.homeOfSession, p.authorize))
+	g.GET("/oauth2/end_session", p.page(p.homeOfSession, p.endSession))
+	g.POST("/oauth2/end_session", p.form(p.homeOfSession, p.endSession))
 	g.GET("/login", p.loginPage)
-	g.POST("/login", p.csrf(p.login))
-	g.POST("/login/mfa", p.csrf(p.loginMFA))
-	g.POST("/login/verify", p.csrf(p.loginVerify))
+	g.POST("/login", p.form(p.homeOfEmail, p.login))
+	g.POST("/login/mfa", p.form(homeOfMFAToken, p.loginMFA))
+	g.POST("/login/verify", p.form(homeOfVerifyToken, p.loginVerify))
 	g.GET("/signup", p.signUpPage)
-	g.POST("/signup", p.csrf(p.signUp))
+	g.POST("/signup", p.form(p.homeOfSignUp, p.signUp))
 	g.GET("/password/forgot", p.forgotPage)
-	g.POST("/password/forgot", p.csrf(p.forgot))
+	g.POST("/password/forgot", p.form(p.homeOfEmail, p.forgot))
 	g.GET("/password/reset", p.resetPage)
-	g.POST("/password/reset", p.csrf(p.reset))
-	g.POST("/consent", p.csrf(p.consent))
+	g.POST("/password/reset", p.form(homeOfResetToken, p.reset))
+	g.POST("/consent", p.form(p.homeOfSession, p.consent))
 	g.GET("/logout", p.signedOutPage)
-	g.POST("/logout", p.csrf(p.logout))
-	g.GET("/account", p.account)
-	g.POST("/account/logout-all", p.csrf(p.logoutAll))
-	g.POST("/account/sessions/end", p.csrf(p.endOneSession))
-	g.POST("/account/totp", p.csrf(p.enrolTOTP))
-	g.POST("/account/totp/confirm", p.csrf(p.confirmTOTP))
-	g.POST("/account/recovery-codes", p.csrf(p.recoveryCodes))
-	g.POST("/account/grants/revoke", p.csrf(p.revokeGrant))
+	g.POST("/logout", p.form(p.homeOfSession, p.logout))
+	g.GET("/account", p.page(p.homeOfSession, p.account))
+	g.POST("/account/logout-all", p.form(p.homeOfSession, p.logoutAll))
+	g.POST("/account/sessions/end", p.form(p.homeOfSession, p.endOneSession))
+	g.POST("/account/totp", p.form(p.homeOfSession, p.enrolTOTP))
+	g.POST("/account/totp/confirm", p.form(p.homeOfSession, p.confirmTOTP))
+	g.POST("/account/recovery-codes", p.form(p.homeOfSession, p.recoveryCodes))
+	g.POST("/account/grants/revoke", p.form(p.homeOfSession, p.revokeGrant))
+	// A passkey sign-in stays in the region it reached: no account is
+	// known before the assertion (the ceremony is this region's), and the
+	// passkey proves possession, so there is no password budget to spend.
 	g.POST("/login/passkey/begin", p.csrfHeader(p.passkeyBegin))
 	g.POST("/login/passkey", p.csrf(p.passkeyLogin))
-	g.POST("/account/passkeys/begin", p.csrfHeader(p.passkeyRegisterBegin))
-	g.POST("/account/passkeys/finish", p.csrfHeader(p.passkeyRegisterFinish))
+	g.POST("/account/passkeys/begin", p.fetch(p.homeOfSession, p.passkeyRegisterBegin))
+	g.POST("/account/passkeys/finish", p.fetch(p.homeOfSession, p.passkeyRegisterFinish))
 }
 
 // pageRoutes registers routes with the pages' middleware.
@@ -203,14 +209,21 @@ func (p *Pages) csrfToken(c echo.Context) string {
 // comes from another origin.
 func (p *Pages) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ck := p.cookie(c, csrfCookie)
-		form := c.FormValue("csrf_token")
-		origin := c.Request().Header.Get("Origin")
-		if len(ck) < 32 || subtle.ConstantTimeCompare([]byte(ck), []byte(form)) != 1 || (origin != "" && origin != "null" && !p.sameOrigin(origin, c)) {
+		if !p.csrfValid(c) {
 			return p.errorPage(c, http.StatusForbidden, "err_csrf", "")
 		}
 		return next(c)
 	}
+}
+
+// csrfValid reports whether a form's token matches the cookie and its
+// Origin, if any, is ours.
+func (p *Pages) csrfValid(c echo.Context) bool {
+	ck := p.cookie(c, csrfCookie)
+	form := c.FormValue("csrf_token")
+	origin := c.Request().Header.Get("Origin")
+	return len(ck) >= 32 && subtle.ConstantTimeCompare([]byte(ck), []byte(form)) == 1 &&
+		(origin == "" || origin == "null" || p.sameOrigin(origin, c))
 }
 
 // csrfHeader guards the pages' fetch() endpoints: the X-CSRF-Token header
@@ -218,21 +231,33 @@ func (p *Pages) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 // send the header without a CORS preflight, which is never granted).
 func (p *Pages) csrfHeader(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ck := p.cookie(c, csrfCookie)
-		h := c.Request().Header.Get("X-CSRF-Token")
-		if len(ck) < 32 || subtle.ConstantTimeCompare([]byte(ck), []byte(h)) != 1 {
+		if !p.csrfHeaderValid(c) {
 			return c.JSON(http.StatusForbidden, map[string]string{"error": "csrf", "error_description": "missing or wrong CSRF token"})
 		}
 		return next(c)
 	}
 }
 
+// csrfHeaderValid reports whether the X-CSRF-Token header matches the
+// cookie.
+func (p *Pages) csrfHeaderValid(c echo.Context) bool {
+	ck := p.cookie(c, csrfCookie)
+	h := c.Request().Header.Get("X-CSRF-Token")
+	return len(ck) >= 32 && subtle.ConstantTimeCompare([]byte(ck), []byte(h)) == 1
+}
+
 func (p *Pages) sameOrigin(origin string, c echo.Context) bool {
 	if strings.TrimRight(p.Issuer, "/") == origin {
 		return true
 	}
+	if p.secure() {
+		return false
+	}
 	// Development servers reached by another name (127.0.0.1 vs localhost).
-	return !p.secure() && origin == "http://"+c.Request().Host
+	// A forwarded request's Host is this region's internal address; the
+	// entry region compared the Origin with its own Host before it
+	// forwarded the form (routed).
+	return origin == "http://"+c.Request().Host || p.forwarded(c)
 }
 
 // session reads the browser session; ok is false when there is none.

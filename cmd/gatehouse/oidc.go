@@ -15,8 +15,9 @@ import (
 )
 
 // newProvider wires the OpenID Connect provider and the hosted pages to
-// the account service, the store and the key ring.
-func newProvider(cfg *Config, db *store.DB, svc *auth.Service, ring *keys.Ring, logger *slog.Logger) (*oidc.Provider, *web.Pages) {
+// the account service, the store and the key ring; the pages' user-scoped
+// requests follow the JSON API's region routing (regions, the API).
+func newProvider(cfg *Config, db *store.DB, svc *auth.Service, ring *keys.Ring, regions web.Regions, logger *slog.Logger) (*oidc.Provider, *web.Pages) {
 	now := time.Now
 	prov := oidc.New(oidc.Config{Issuer: cfg.Issuer}, oidc.Deps{
 		Store:    db,
@@ -26,7 +27,7 @@ func newProvider(cfg *Config, db *store.DB, svc *auth.Service, ring *keys.Ring, 
 		Logger:   logger,
 		Now:      now,
 	})
-	pages := &web.Pages{Accounts: svc, OIDC: prov, Issuer: cfg.Issuer, Logger: logger, Now: now}
+	pages := &web.Pages{Accounts: svc, OIDC: prov, Issuer: cfg.Issuer, Logger: logger, Now: now, Regions: regions}
 	return prov, pages
 }
 

@@ -107,7 +107,7 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 	if fwd != nil {
 		api.Forwarding = fwd
 	}
-	provider, pages := newProvider(cfg, db, svc, ring, logger)
+	provider, pages := newProvider(cfg, db, svc, ring, api, logger)
 	api.OIDC = provider
 
 	srv := httpapi.New(httpapi.Config{
