@@ -207,7 +207,7 @@ func DefaultConfig() Config {
 			BlockFor: 15 * time.Minute},
 		Elevated:  ModeProfile{ThresholdDivisor: 2, LimitDivisor: 2, RiskBonus: 30, DifficultyBonus: 1},
 		Emergency: ModeProfile{ThresholdDivisor: 4, LimitDivisor: 4, RiskBonus: 60, DifficultyBonus: 2},
-		Auto: AutoModeConfig{Enabled: true, Window: time.Minute, Hold: 10 * time.Minute, MinAttempts: 100,
+		Auto: AutoModeConfig{Enabled: true, Window: time.Minute, Hold: 10 * time.Minute, MinAttempts: 40,
 			ElevatedRatio: 0.5, EmergencyRatio: 0.8},
 		ModeCacheTTL:    time.Second,
 		ProbeInterval:   time.Second,

@@ -96,6 +96,12 @@ type Guard struct {
 	// is the clearest sign of an attack, and counting each refusal in
 	// Redis as it happens would cost a round trip per refusal.
 	floodRefused atomic.Int64
+	// failedChecks counts this server's failed password checks from
+	// unknown devices since the last mode refresh: enough of them refresh
+	// the mode before its copy is ModeCacheTTL old, so that a burst is
+	// challenged as soon as the region's ratio says so (every hash before
+	// that is the attack's, on the users' CPU).
+	failedChecks atomic.Int64
 }
 
 // classIndex numbers the device classes for globalClosed.
@@ -460,6 +466,9 @@ func (g *Guard) Record(ctx context.Context, a Attempt, success bool) error {
 	ops = append(ops, ratelimit.HIncr(g.keys.netStats(at.subnet), "a", 1, det.Window),
 		ratelimit.HIncr(g.keys.netStats(at.subnet), "f", fail, det.Window))
 	if g.cfg.Auto.Enabled && !at.trusted {
+		if !success {
+			g.failedChecks.Add(1)
+		}
 		// The automatic mode hardens unknown devices only, so only their
 		// attempts make its ratio: the steady successes of users on their
 		// usual devices would otherwise hide an attack for as long as

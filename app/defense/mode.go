@@ -85,13 +85,13 @@ func (g *Guard) SetMode(ctx context.Context, m Mode) error {
 func (g *Guard) Mode(ctx context.Context) (ModeState, error) { return g.refreshMode(ctx) }
 
 // mode is the effective mode, from a copy at most ModeCacheTTL old, or
-// fresher once the global limit has refused MinAttempts attempts since the
-// last refresh: the first second of a flood is when the mode matters most.
-// One caller refreshes it while the others use the old copy.
+// fresher once the global limit has refused MinAttempts attempts, or
+// earlyRefreshFailures password checks of unknown devices have failed here,
+// since the last refresh: the first second of a flood is when the mode
+// matters most. One caller refreshes it while the others use the old copy.
 func (g *Guard) mode(ctx context.Context) (ModeState, error) {
 	c := g.modeCache.Load()
-	if c != nil && g.now().Sub(c.at) < g.cfg.ModeCacheTTL &&
-		(!g.cfg.Auto.Enabled || g.floodRefused.Load() < int64(g.cfg.Auto.MinAttempts)) {
+	if c != nil && !g.modeStale(c) {
 		return c.state, nil
 	}
 	if c != nil && !g.refreshing.CompareAndSwap(false, true) {
@@ -103,6 +103,28 @@ func (g *Guard) mode(ctx context.Context) (ModeState, error) {
 	return g.refreshMode(ctx)
 }
 
+// earlyRefreshFailures and earlyRefreshEvery: this many failed checks of
+// unknown devices since the last refresh make the mode's copy stale once
+// it is earlyRefreshEvery old (a burst refreshes it ten times a second at
+// most, one round trip each).
+const (
+	earlyRefreshFailures = 10
+	earlyRefreshEvery    = 100 * time.Millisecond
+)
+
+// modeStale reports whether the cached mode must be read again.
+func (g *Guard) modeStale(c *modeCache) bool {
+	age := g.now().Sub(c.at)
+	if age >= g.cfg.ModeCacheTTL {
+		return true
+	}
+	if !g.cfg.Auto.Enabled {
+		return false
+	}
+	return g.floodRefused.Load() >= int64(g.cfg.Auto.MinAttempts) ||
+		(g.failedChecks.Load() >= earlyRefreshFailures && age >= earlyRefreshEvery)
+}
+
 // refreshMode reads the operator mode, the automatic mode and the region's
 // attempt statistics in one round trip, raises the automatic mode when the
 // failure ratio says so, and caches the result.
@@ -111,6 +133,7 @@ func (g *Guard) refreshMode(ctx context.Context) (ModeState, error) {
 	a := g.cfg.Auto
 	ops := []ratelimit.Op{ratelimit.Get(g.keys.mode()), ratelimit.Get(g.keys.autoMode())}
 	flood := g.floodRefused.Swap(0)
+	g.failedChecks.Store(0)
 	if a.Enabled {
 		ops = append(ops, ratelimit.HGet(g.keys.globalStats(now, a.Window), "a", "f", "c"),
 			ratelimit.HGet(g.keys.globalStats(now.Add(-a.Window), a.Window), "a", "f", "c"))

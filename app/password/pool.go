@@ -60,6 +60,7 @@ type Pool struct {
 	obs        Observer
 	now        func() time.Time
 	lastHigh   time.Time // the last priority caller's arrival
+	ordinary   ordinaryThreads
 }
 
 // ReserveWindow is how long after a priority caller's arrival a worker
@@ -133,6 +134,10 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 		p.obs.HashStarted()
 		start := time.Now()
 		defer func() { p.obs.HashFinished(time.Since(start)) }()
+	}
+	if !high {
+		p.ordinary.run(p.workers, fn)
+		return nil
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

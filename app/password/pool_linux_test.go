@@ -2,6 +2,10 @@ package password
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -44,5 +48,63 @@ func TestPoolRunsOnOneThread(t *testing.T) {
 		if len(moved) > 0 {
 			t.Fatalf("a hash moved between OS threads %d times", len(moved))
 		}
+	}
+}
+
+// threadNice reads the calling OS thread's niceness from /proc.
+func threadNice(t *testing.T) int {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/stat", syscall.Gettid()))
+	if err != nil {
+		t.Error(err)
+		return -100
+	}
+	// Fields after the command's closing parenthesis: state is field 3,
+	// nice is field 19.
+	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	n, err := strconv.Atoi(fields[19-3])
+	if err != nil {
+		t.Error(err)
+	}
+	return n
+}
+
+// Unknown devices' hashes run on threads of lower priority, so that under
+// contention the kernel serves trusted devices' hashes, requests, the
+// database and Redis first; trusted devices' hashes keep the normal one.
+func TestOrdinaryHashesRunNiced(t *testing.T) {
+	pool := NewPool(2, 2, time.Second, nil)
+	var ordinary, priority int
+	if err := pool.Do(context.Background(), func() { ordinary = threadNice(t) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.Do(WithPriority(context.Background()), func() { priority = threadNice(t) }); err != nil {
+		t.Fatal(err)
+	}
+	if ordinary != ordinaryNice || priority != 0 {
+		t.Fatalf("niceness: ordinary hash %d (want %d), priority hash %d (want 0)", ordinary, ordinaryNice, priority)
+	}
+	// The priority thread went back to the scheduler at its normal
+	// priority; the calling goroutine's thread never changed.
+	if n := threadNice(t); n != 0 {
+		t.Fatalf("caller's thread niceness %d", n)
+	}
+}
+
+// A panic in an ordinary hash reaches its caller (the HTTP server's
+// recovery), not the worker thread, which serves the next hash.
+func TestOrdinaryHashPanicReachesTheCaller(t *testing.T) {
+	pool := NewPool(1, 1, time.Second, nil)
+	func() {
+		defer func() {
+			if v := recover(); v != "boom" {
+				t.Fatalf("recovered %v, want boom", v)
+			}
+		}()
+		_ = pool.Do(context.Background(), func() { panic("boom") })
+		t.Fatal("Do returned after a panic")
+	}()
+	ran := false
+	if err := pool.Do(context.Background(), func() { ran = true }); err != nil || !ran {
+		t.Fatalf("after the panic: ran %v, err %v", ran, err)
 	}
 }

@@ -57,6 +57,13 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	// A warm pool: half the connections are opened at start and kept. A
+	// burst (the first second of a flood, a region taking over another's
+	// traffic) would otherwise open them while it is served, and a new
+	// backend costs the database its start-up and catalog reads, taken
+	// from the users being served. Half, not all: a database's connection
+	// slots are shared by every server (and every test) using it.
+	cfg.MinConns = max(cfg.MaxConns/2, 1)
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	if opts.Tracer != nil {

@@ -103,10 +103,14 @@ func newAuthService(ctx context.Context, cfg *Config, db *store.DB, rdb redis.Un
 		EnumerationGuard: cfg.Tokens.EnumerationGuard,
 		RevocationSync:   cfg.Tokens.RevocationSync,
 		// Admission lanes: enough logins in flight to keep the hashing
-		// pool and its queue busy with room for cheap refusals, and no
-		// more; logins from trusted devices have a lane of their own, so a
-		// flood never queues in front of them (README, "Login defense").
-		MaxOpenLogins:   16 * workers,
+		// pool and its queue busy (workers + 4 × workers) with room for
+		// cheap refusals, and no more: a login admitted beyond that would
+		// cost its database reads only to be refused at the full hashing
+		// queue (at a stuffing burst's onset, a sixth of the database's
+		// CPU went to such reads). Logins from trusted devices have a lane
+		// of their own, so a flood never queues in front of them (README,
+		// "Login defense").
+		MaxOpenLogins:   6 * workers,
 		MaxDeviceLogins: 16 * workers,
 		DeviceTTL:       cfg.Defense.DeviceTTL,
 		BreachOnLogin:   cfg.Breach.OnLogin,
