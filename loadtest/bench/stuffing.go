@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -294,7 +295,16 @@ func runStuffing(ctx context.Context, plan stuffingPlan, cores int, control *api
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if o := legitClient.legitLogin(ctx, u, &mu); !o.ok {
+			o := legitClient.legitLogin(ctx, u, &mu)
+			// The warm-up is setup: its logins come from unknown devices
+			// and share the region's global limit (set to the hashing
+			// capacity) with the sign-ups just before them, so a busy
+			// answer waits and tries again, as the sign-ups do.
+			for try := 0; !o.ok && (strings.HasPrefix(o.kind, "429") || strings.HasPrefix(o.kind, "503")) && try < 50 && ctx.Err() == nil; try++ {
+				time.Sleep(100 * time.Millisecond)
+				o = legitClient.legitLogin(ctx, u, &mu)
+			}
+			if !o.ok {
 				warmErr.CompareAndSwap(nil, fmt.Sprintf("stuffing: warm-up login of %s: %s", u.cred.Email, o.kind))
 			}
 		}()
