@@ -241,3 +241,38 @@ func TestModeSurvivesAnOutage(t *testing.T) {
 		}
 	}
 }
+
+// A burst's failed checks refresh the mode before its copy is
+// ModeCacheTTL old: every hash until the mode rises is the attack's.
+func TestFailedChecksRefreshTheModeEarly(t *testing.T) {
+	rdb := testRedis(t, testRedisURL)
+	cfg := testConfig(t)
+	cfg.Auto.MinAttempts = 40
+	cfg.ModeCacheTTL = time.Hour
+	clock := &fakeClock{t: time.Now()}
+	g := newGuard(t, cfg, rdb, nil, clock.Now)
+	ctx := context.Background()
+	modeSeen := func(i int) Mode {
+		d, err := g.Check(ctx, Attempt{IP: ip4(66, i, 1), AccountKey: account(5000 + i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Mode
+	}
+	if m := modeSeen(0); m != ModeNormal {
+		t.Fatalf("before: %s", m)
+	}
+	for i := range 40 {
+		if err := g.Record(ctx, Attempt{IP: ip4(67, i, 1), AccountKey: account(6000 + i)}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(earlyRefreshEvery / 2)
+	if m := modeSeen(1); m != ModeNormal {
+		t.Fatalf("refreshed sooner than every %v: %s", earlyRefreshEvery, m)
+	}
+	clock.Advance(earlyRefreshEvery)
+	if m := modeSeen(2); m != ModeEmergency {
+		t.Fatalf("40 failed checks, %v later, with an hour-long mode cache: %s, want emergency", earlyRefreshEvery, m)
+	}
+}
