@@ -9,9 +9,10 @@ import (
 // callers (0 normal, 19 lowest).
 const ordinaryNice = 10
 
-// ordinaryThreads run the hashes of ordinary callers (unknown devices) on
-// OS threads of their own whose scheduling priority is lowered once, at
-// start (Linux; elsewhere they keep the normal priority). When the CPUs
+// ordinaryThreads run the hashes of ordinary callers (unknown devices),
+// while priority callers are about, on OS threads of their own whose
+// scheduling priority is lowered once, at start (Linux; elsewhere they
+// keep the normal priority). When the CPUs
 // are free this costs nothing: the kernel runs a niced thread at full
 // speed. When they are not — the first seconds of a stuffing burst, before
 // the defense has learnt it and while every one of its attempts still

@@ -45,9 +45,11 @@ type Observer interface {
 //
 // While priority callers are about (one came within ReserveWindow), one
 // worker of two or more is kept for them: ordinary callers may run on at
-// most workers-1. A trusted-device login then never waits for a flood's
-// hash to finish, and the flood gets a core less. With no priority caller
-// about, ordinary callers have every worker.
+// most workers-1, and on OS threads of a lower scheduling priority
+// (ordinary.go). A trusted-device login then never waits for a flood's
+// hash to finish, the flood gets a core less, and what it gets the kernel
+// gives to everything else first. With no priority caller about, ordinary
+// callers have every worker at the normal priority.
 type Pool struct {
 	mu         sync.Mutex
 	workers    int
@@ -135,7 +137,9 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 		start := time.Now()
 		defer func() { p.obs.HashFinished(time.Since(start)) }()
 	}
-	if !high {
+	if !high && p.prioritiesAbout() {
+		// Priority callers are about: an ordinary hash yields the CPU to
+		// them (and to everything else) whenever they compete.
 		p.ordinary.run(p.workers, fn)
 		return nil
 	}
@@ -147,10 +151,23 @@ func (p *Pool) Do(ctx context.Context, fn func()) error {
 
 // lowCap is how many ordinary callers may run at once now (p.mu held).
 func (p *Pool) lowCap() int {
-	if p.workers >= 2 && !p.lastHigh.IsZero() && p.now().Sub(p.lastHigh) < ReserveWindow {
+	if p.workers >= 2 && p.priorityRecent() {
 		return p.workers - 1
 	}
 	return p.workers
+}
+
+// priorityRecent reports whether a priority caller came within
+// ReserveWindow (p.mu held).
+func (p *Pool) priorityRecent() bool {
+	return !p.lastHigh.IsZero() && p.now().Sub(p.lastHigh) < ReserveWindow
+}
+
+// prioritiesAbout is priorityRecent for a caller not holding p.mu.
+func (p *Pool) prioritiesAbout() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.priorityRecent()
 }
 
 // acquire takes a worker slot, waiting in the caller's lane if need be.

@@ -68,20 +68,27 @@ func threadNice(t *testing.T) int {
 	return n
 }
 
-// Unknown devices' hashes run on threads of lower priority, so that under
-// contention the kernel serves trusted devices' hashes, requests, the
-// database and Redis first; trusted devices' hashes keep the normal one.
+// While trusted devices are about, unknown devices' hashes run on threads
+// of lower priority, so that under contention the kernel serves trusted
+// devices' hashes, requests, the database and Redis first; trusted
+// devices' hashes keep the normal one, and so do unknown devices' hashes
+// when no trusted device is about.
 func TestOrdinaryHashesRunNiced(t *testing.T) {
 	pool := NewPool(2, 2, time.Second, nil)
-	var ordinary, priority int
-	if err := pool.Do(context.Background(), func() { ordinary = threadNice(t) }); err != nil {
+	var alone, ordinary, priority int
+	// No priority caller about: the normal priority, on the caller's thread.
+	if err := pool.Do(context.Background(), func() { alone = threadNice(t) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := pool.Do(WithPriority(context.Background()), func() { priority = threadNice(t) }); err != nil {
 		t.Fatal(err)
 	}
-	if ordinary != ordinaryNice || priority != 0 {
-		t.Fatalf("niceness: ordinary hash %d (want %d), priority hash %d (want 0)", ordinary, ordinaryNice, priority)
+	if err := pool.Do(context.Background(), func() { ordinary = threadNice(t) }); err != nil {
+		t.Fatal(err)
+	}
+	if alone != 0 || ordinary != ordinaryNice || priority != 0 {
+		t.Fatalf("niceness: ordinary hash alone %d (want 0), beside a priority caller %d (want %d), priority hash %d (want 0)",
+			alone, ordinary, ordinaryNice, priority)
 	}
 	// The priority thread went back to the scheduler at its normal
 	// priority; the calling goroutine's thread never changed.
@@ -94,6 +101,9 @@ func TestOrdinaryHashesRunNiced(t *testing.T) {
 // recovery), not the worker thread, which serves the next hash.
 func TestOrdinaryHashPanicReachesTheCaller(t *testing.T) {
 	pool := NewPool(1, 1, time.Second, nil)
+	if err := pool.Do(WithPriority(context.Background()), func() {}); err != nil {
+		t.Fatal(err) // a priority caller about: ordinary hashes go to the niced threads
+	}
 	func() {
 		defer func() {
 			if v := recover(); v != "boom" {
