@@ -174,9 +174,16 @@ type ModeProfile struct {
 // this and the previous Window, once there are MinAttempts of them) crosses
 // a level, for at least Hold. Refused attempts and trusted devices' logins
 // do not count.
+//
+// The same ratio over the last BurstWindow alone (sliding, also once there
+// are MinAttempts) raises it too: a burst that starts after a quiet minute
+// of successes would otherwise have to outnumber them before the minute's
+// ratio noticed it, and until the mode rises each of its attempts that
+// passes the limits costs a hash.
 type AutoModeConfig struct {
 	Enabled                       bool
 	Window, Hold                  time.Duration
+	BurstWindow                   time.Duration
 	MinAttempts                   int
 	ElevatedRatio, EmergencyRatio float64
 }
@@ -207,7 +214,7 @@ func DefaultConfig() Config {
 			BlockFor: 15 * time.Minute},
 		Elevated:  ModeProfile{ThresholdDivisor: 2, LimitDivisor: 2, RiskBonus: 30, DifficultyBonus: 1},
 		Emergency: ModeProfile{ThresholdDivisor: 4, LimitDivisor: 4, RiskBonus: 60, DifficultyBonus: 2},
-		Auto: AutoModeConfig{Enabled: true, Window: time.Minute, Hold: 10 * time.Minute, MinAttempts: 40,
+		Auto: AutoModeConfig{Enabled: true, Window: time.Minute, BurstWindow: 10 * time.Second, Hold: 10 * time.Minute, MinAttempts: 40,
 			ElevatedRatio: 0.5, EmergencyRatio: 0.8},
 		ModeCacheTTL:    time.Second,
 		ProbeInterval:   time.Second,
@@ -275,7 +282,7 @@ func (c Config) Validate() error {
 			bad(name)
 		}
 	}
-	if a := c.Auto; a.Enabled && (a.Window <= 0 || a.Hold <= 0 || a.MinAttempts < 1 ||
+	if a := c.Auto; a.Enabled && (a.Window <= 0 || a.Hold <= 0 || a.BurstWindow <= 0 || a.BurstWindow > a.Window || a.MinAttempts < 1 ||
 		a.ElevatedRatio <= 0 || a.EmergencyRatio < a.ElevatedRatio) {
 		bad("Auto")
 	}

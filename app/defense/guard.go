@@ -473,9 +473,11 @@ func (g *Guard) Record(ctx context.Context, a Attempt, success bool) error {
 		// attempts make its ratio: the steady successes of users on their
 		// usual devices would otherwise hide an attack for as long as
 		// they outnumber its failures.
-		w := g.cfg.Auto.Window
+		w, bw := g.cfg.Auto.Window, g.cfg.Auto.BurstWindow
 		ops = append(ops, ratelimit.HIncr(g.keys.globalStats(now, w), "a", 1, 3*w),
-			ratelimit.HIncr(g.keys.globalStats(now, w), "f", fail, 3*w))
+			ratelimit.HIncr(g.keys.globalStats(now, w), "f", fail, 3*w),
+			ratelimit.HIncr(g.keys.burstStats(now, bw), "a", 1, 3*bw),
+			ratelimit.HIncr(g.keys.burstStats(now, bw), "f", fail, 3*bw))
 	}
 	if _, err := g.store.Exec(ctx, ops...); err != nil {
 		return fmt.Errorf("defense: record: %w", err)

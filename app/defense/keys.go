@@ -147,3 +147,8 @@ func slide(cur, prev int64, elapsed float64) float64 {
 func (k keys) globalStats(t time.Time, window time.Duration) string {
 	return k.prefix + "st:g:" + strconv.FormatInt(t.UnixNano()/int64(window), 10)
 }
+
+// burstStats is the same for the (shorter) burst window holding t.
+func (k keys) burstStats(t time.Time, window time.Duration) string {
+	return k.prefix + "st:b:" + strconv.FormatInt(t.UnixNano()/int64(window), 10)
+}

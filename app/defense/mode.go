@@ -59,6 +59,9 @@ type ModeState struct {
 	// FailureRatio is the region's recent failure ratio (-1 when too few
 	// attempts to tell).
 	FailureRatio float64 `json:"failure_ratio"`
+	// BurstFailureRatio is the same over the last Auto.BurstWindow alone
+	// (-1 when too few attempts to tell).
+	BurstFailureRatio float64 `json:"burst_failure_ratio"`
 }
 
 type modeCache struct {
@@ -136,7 +139,9 @@ func (g *Guard) refreshMode(ctx context.Context) (ModeState, error) {
 	g.failedChecks.Store(0)
 	if a.Enabled {
 		ops = append(ops, ratelimit.HGet(g.keys.globalStats(now, a.Window), "a", "f", "c"),
-			ratelimit.HGet(g.keys.globalStats(now.Add(-a.Window), a.Window), "a", "f", "c"))
+			ratelimit.HGet(g.keys.globalStats(now.Add(-a.Window), a.Window), "a", "f", "c"),
+			ratelimit.HGet(g.keys.burstStats(now, a.BurstWindow), "a", "f"),
+			ratelimit.HGet(g.keys.burstStats(now.Add(-a.BurstWindow), a.BurstWindow), "a", "f"))
 		if flood > 0 { // after the reads: added to them below
 			ops = append(ops, ratelimit.HIncr(g.keys.globalStats(now, a.Window), "c", flood, 3*a.Window))
 		}
@@ -146,7 +151,7 @@ func (g *Guard) refreshMode(ctx context.Context) (ModeState, error) {
 		g.floodRefused.Add(flood) // counted at the next refresh instead
 		return ModeState{}, fmt.Errorf("defense: read mode: %w", err)
 	}
-	st := ModeState{Operator: ModeNormal, Auto: ModeNormal, FailureRatio: -1}
+	st := ModeState{Operator: ModeNormal, Auto: ModeNormal, FailureRatio: -1, BurstFailureRatio: -1}
 	if prev := g.modeCache.Load(); prev != nil && !g.store.Shared() {
 		// Redis is away: keep the region's last known modes rather than
 		// dropping to normal in the middle of an attack.
@@ -168,32 +173,48 @@ func (g *Guard) refreshMode(ctx context.Context) (ModeState, error) {
 		// failures would let anyone tip the region into emergency mode
 		// (and make every legitimate user solve challenges) by sending
 		// junk above the global limit.
+		want := 0
 		if att >= int64(a.MinAttempts) {
 			st.FailureRatio = float64(fail) / float64(att)
-			want := 0
-			switch {
-			case st.FailureRatio >= a.EmergencyRatio:
-				want = 2
-			case st.FailureRatio >= a.ElevatedRatio:
-				want = 1
+			want = a.level(st.FailureRatio)
+		}
+		// The last BurstWindow alone: a burst after a minute of successes.
+		_, elapsed := windowAt(now, a.BurstWindow)
+		bAtt := slide(res[4].Ints[0], res[5].Ints[0], elapsed)
+		bFail := slide(res[4].Ints[1], res[5].Ints[1], elapsed)
+		if bAtt >= float64(a.MinAttempts) {
+			st.BurstFailureRatio = bFail / bAtt
+			want = max(want, a.level(st.BurstFailureRatio))
+		}
+		// Raise, or extend the hold at the same level; never lower
+		// before the hold runs out.
+		if want > 0 && want >= st.Auto.level() {
+			if _, err := g.store.Exec(ctx, ratelimit.Set(g.keys.autoMode(), string(modeOfLevel(want)), a.Hold)); err != nil {
+				return ModeState{}, fmt.Errorf("defense: raise mode: %w", err)
 			}
-			// Raise, or extend the hold at the same level; never lower
-			// before the hold runs out.
-			if want > 0 && want >= st.Auto.level() {
-				if _, err := g.store.Exec(ctx, ratelimit.Set(g.keys.autoMode(), string(modeOfLevel(want)), a.Hold)); err != nil {
-					return ModeState{}, fmt.Errorf("defense: raise mode: %w", err)
-				}
-				if want > st.Auto.level() {
-					g.log.WarnContext(ctx, "defense mode raised automatically", "mode", modeOfLevel(want),
-						"failure_ratio", st.FailureRatio, "attempts", att, "refused", refused, "hold", a.Hold)
-				}
-				st.Auto = modeOfLevel(want)
+			if want > st.Auto.level() {
+				g.log.WarnContext(ctx, "defense mode raised automatically", "mode", modeOfLevel(want),
+					"failure_ratio", st.FailureRatio, "attempts", att, "burst_failure_ratio", st.BurstFailureRatio,
+					"burst_attempts", int64(bAtt), "refused", refused, "hold", a.Hold)
 			}
+			st.Auto = modeOfLevel(want)
 		}
 	}
 	st.Effective = modeOfLevel(max(st.Operator.level(), st.Auto.level()))
 	g.modeCache.Store(&modeCache{state: st, at: now})
 	return st, nil
+}
+
+// level is the mode level (0 normal, 1 elevated, 2 emergency) a failure
+// ratio calls for.
+func (a AutoModeConfig) level(ratio float64) int {
+	switch {
+	case ratio >= a.EmergencyRatio:
+		return 2
+	case ratio >= a.ElevatedRatio:
+		return 1
+	}
+	return 0
 }
 
 // profile is how the mode hardens an attempt; trusted devices are never

@@ -148,6 +148,49 @@ func TestTrustedSuccessesDoNotHideAnAttack(t *testing.T) {
 	}
 }
 
+// A burst after a quiet spell is not hidden by the successes of the minute
+// before it: the last BurstWindow alone raises the mode. Before, 76
+// successes kept 70 failed checks in a row under the elevated ratio (0.48),
+// and every attempt of a stuffing burst's first seconds that passed the
+// limits cost a hash until the failures outnumbered the minute's successes.
+func TestABurstIsNotHiddenByTheMinuteBefore(t *testing.T) {
+	rdb := testRedis(t, testRedisURL)
+	cfg := testConfig(t)
+	cfg.Auto.MinAttempts = 40
+	// On a BurstWindow boundary, so that which checks each window holds
+	// does not depend on when the test runs.
+	clock := &fakeClock{t: time.Now().Truncate(cfg.Auto.BurstWindow).Add(cfg.Auto.BurstWindow)}
+	g := newGuard(t, cfg, rdb, nil, clock.Now)
+	ctx := context.Background()
+	for i := range 76 { // two a second for 38 s
+		if err := g.Record(ctx, Attempt{IP: ip4(68, i, 1), AccountKey: account(7000 + i)}, true); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(500 * time.Millisecond)
+	}
+	if st, err := g.Mode(ctx); err != nil || st.Effective != ModeNormal || st.FailureRatio != 0 {
+		t.Fatalf("successes alone: %+v %v", st, err)
+	}
+	clock.Advance(12 * time.Second) // a quiet spell, then the burst
+	for i := range 70 {
+		if err := g.Record(ctx, Attempt{IP: ip4(69, i, 1), AccountKey: account(8000 + i)}, false); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(10 * time.Millisecond)
+	}
+	clock.Advance(cfg.ModeCacheTTL)
+	st, err := g.Mode(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.FailureRatio >= cfg.Auto.ElevatedRatio {
+		t.Fatalf("the minute's ratio is %.2f: this test needs it under the elevated ratio", st.FailureRatio)
+	}
+	if st.BurstFailureRatio != 1 || st.Auto != ModeEmergency || st.Effective != ModeEmergency {
+		t.Fatalf("70 failed checks in a row after a quiet spell: want emergency on a burst ratio of 1, got %+v", st)
+	}
+}
+
 // Redis cut mid-test: decisions keep coming from the process, limits still
 // apply; Redis restored: the shared limits resume.
 func TestRedisOutageFallsBackAndRecovers(t *testing.T) {
