@@ -138,8 +138,9 @@ func (r *stuffingResult) report(rep *reporter, plan stuffingPlan) {
 	dOK, dHashes, dSolved := r.during.successes()
 	rep.comment("stuffing: legit %d users, %d with a device token from their warm-up login, each its own address; %s logins/s (%s × capacity)",
 		r.legitUsers, r.withDevice, plainNumber(plan.legitRate), plainNumber(plan.legitRate/plan.capacity))
-	rep.comment("stuffing: legit baseline %d logins in %.1fs, %d ok, %d challenges solved, p95 %s, %d dropped%s",
-		len(r.baseline.outcomes), r.baseline.window.Seconds(), bOK, bSolved, roundDuration(r.baseline.p95()), r.baseline.dropped, failureNote(r.baseline.failures()))
+	rep.comment("stuffing: legit baseline %d logins in %.1fs, %d ok, %d challenges solved, p95 %s (%s before the attack, %s after), %d dropped%s",
+		len(r.baseline.outcomes), r.baseline.window.Seconds(), bOK, bSolved, roundDuration(r.baseline.p95()),
+		roundDuration(r.baselineBefore.p95()), roundDuration(r.baselineAfter.p95()), r.baseline.dropped, failureNote(r.baseline.failures()))
 	rep.comment("stuffing: legit during attack %d logins in %.1fs, %d ok, %d challenges solved, p95 %s, %d dropped%s",
 		len(r.during.outcomes), r.during.window.Seconds(), dOK, dSolved, roundDuration(r.during.p95()), r.during.dropped, failureNote(r.during.failures()))
 	rep.comment("stuffing: legit p95 by when the login started in the attack: %s", r.during.p95BySlice(5*time.Second))

@@ -238,6 +238,11 @@ func runLegit(ctx context.Context, c *stuffingClient, users []*legitUser, mu *sy
 // as slow as the harness's request timeout, so failures can only raise it.
 const failedLoginLatency = requestTimeout
 
+// with is r and o together, as one run.
+func (r legitRun) with(o legitRun) legitRun {
+	return legitRun{outcomes: append(slices.Clone(r.outcomes), o.outcomes...), dropped: r.dropped + o.dropped, window: r.window + o.window}
+}
+
 func (r legitRun) successes() (ok, hashes, solved int) {
 	for _, o := range r.outcomes {
 		if o.ok {
@@ -346,12 +351,15 @@ func (t *attackTally) record(a loginAnswer, err error, d time.Duration, valid, f
 type stuffingResult struct {
 	legitUsers, withDevice int
 	baseline, during       legitRun
-	attempts, dropped      int
-	attackWindow           time.Duration
-	attack                 *attackTally
-	hashDelta              float64
-	before, after          promSample
-	distinctAddrs, subnets int
-	v6Addrs                int
-	fromShared             int // attack attempts from the shared address (shared-address phase)
+	// baselineBefore and baselineAfter are the legit-only windows on
+	// either side of the attack; baseline is both together.
+	baselineBefore, baselineAfter legitRun
+	attempts, dropped             int
+	attackWindow                  time.Duration
+	attack                        *attackTally
+	hashDelta                     float64
+	before, after                 promSample
+	distinctAddrs, subnets        int
+	v6Addrs                       int
+	fromShared                    int // attack attempts from the shared address (shared-address phase)
 }
