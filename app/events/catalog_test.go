@@ -40,7 +40,7 @@ var sample = map[string]map[string]any{
 	"user.unbanned":             {"by": "admin"},
 	"defense.mode_changed":      {"from": "normal", "to": "elevated", "operator": "normal", "automatic": "elevated"},
 	"keys.rotated":              {"keys": "pepper v2, signing v3"},
-	"defense.stuffing_detected": {"mode": "elevated", "failure_ratio": 0.93},
+	"defense.stuffing_detected": {"mode": "elevated", "failure_ratio": 0.93, "burst_failure_ratio": 0.97},
 }
 
 // TestEverySpecHasASchemaAndEveryKindMatchesIt renders one event of every

@@ -148,7 +148,8 @@ func (w *opsWatcher) once(ctx context.Context, now time.Time) {
 			"operator": string(st.Operator), "automatic": string(st.Auto)})
 	}
 	if w.autoMode != "" && st.Auto != w.autoMode && st.Auto != defense.ModeNormal {
-		w.record(now, "defense.stuffing_detected", map[string]any{"mode": string(st.Auto), "failure_ratio": st.FailureRatio})
+		w.record(now, "defense.stuffing_detected", map[string]any{"mode": string(st.Auto),
+			"failure_ratio": st.FailureRatio, "burst_failure_ratio": st.BurstFailureRatio})
 	}
 	w.mode, w.autoMode = st.Effective, st.Auto
 }

@@ -37,7 +37,7 @@ E = [
  ("UserUnbanned", "user.unbanned", "An administrator lifted a ban.", True, {"by": by}, []),
  ("DefenseModeChanged", "defense.mode_changed", "The region's effective defense mode changed.", None, {"from": s(), "to": s(enum=["normal", "elevated", "emergency"]), "operator": s(), "automatic": s()}, ["from", "to"]),
  ("KeysRotated", "keys.rotated", "The pepper or signing key versions changed.", None, {"keys": s()}, ["keys"]),
- ("StuffingDetected", "defense.stuffing_detected", "The failure ratio raised the automatic defense mode.", None, {"mode": s(), "failure_ratio": {"type": "number"}}, ["mode"]),
+ ("StuffingDetected", "defense.stuffing_detected", "The failure ratio raised the automatic defense mode.", None, {"mode": s(), "failure_ratio": {"type": "number"}, "burst_failure_ratio": {"type": "number"}}, ["mode"]),
 ]
 common = {"home_region": s(pattern="^[a-z0-9-]+$"), "client_ip": s(maxLength=64), "user_agent": s(maxLength=256)}
 for name, typ, desc, user, props, req in E:
