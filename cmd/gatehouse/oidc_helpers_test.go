@@ -129,6 +129,12 @@ func (b *webBrowser) get(u string) *webPage {
 // changed, as a browser would, Origin included.
 func (b *webBrowser) submit(p *webPage, action string, set ...string) *webPage {
 	b.t.Helper()
+	return b.do(b.formPost(p, action, set...))
+}
+
+// formPost is the request submit sends.
+func (b *webBrowser) formPost(p *webPage, action string, set ...string) *http.Request {
+	b.t.Helper()
 	f := p.fields(action)
 	if f == nil {
 		b.t.Fatalf("no form %s on %s (status %d):\n%s", action, p.URL, p.Status, p.Body)
@@ -144,7 +150,7 @@ func (b *webBrowser) submit(p *webPage, action string, set ...string) *webPage {
 	if b.origin != "" {
 		req.Header.Set("Origin", b.origin)
 	}
-	return b.do(req)
+	return req
 }
 
 // isPage reports whether p is the page with the given form action.

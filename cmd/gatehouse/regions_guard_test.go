@@ -67,42 +67,21 @@ func TestGuessesOverAllRegionsShareOneBudget(t *testing.T) {
 	// 300 wrong guesses in parallel, spread over the three regions, each
 	// from an address of its own; every tenth carries a junk forwarding
 	// header (the old way to be served by the region of one's choice).
-	var mu sync.Mutex
-	answers := map[string]int{}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 24)
-	for i := range 300 {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			base := c.public[regionNames[i%3]]
-			var extra []string
-			if i%10 == 0 {
-				extra = []string{"Gatehouse-Forwarded", "v=1; kid=k1; entry=europe-west1; to=us-east1; client=6.6.6.6; ts=1; nonce=x; sig=AAAA"}
-			}
-			resp, b := loginVia(t, base, fmt.Sprintf("198.18.%d.%d", i, 1+i%200), fmt.Sprintf(`{"email":"%s","password":"guess %d"}`, email, i), extra...)
-			key := fmt.Sprintf("%d %v", resp.StatusCode, b["error"])
-			if i%10 == 0 && key != "401 invalid_forwarding" {
-				key = "forged header answered " + key
-			}
-			mu.Lock()
-			answers[key]++
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	for k := range answers {
-		switch k {
-		case "401 invalid_credentials", "403 challenge_required", "423 account_locked", "429 rate_limited", "503 overloaded", "401 invalid_forwarding":
-		default:
-			t.Fatalf("unexpected answers %v", answers)
+	answers := guessInParallel(300, 24, func(i int) string {
+		base := c.public[regionNames[i%3]]
+		var extra []string
+		if i%10 == 0 {
+			extra = []string{"Gatehouse-Forwarded", "v=1; kid=k1; entry=europe-west1; to=us-east1; client=6.6.6.6; ts=1; nonce=x; sig=AAAA"}
 		}
-	}
-	got := checked() - before
-	t.Logf("300 guesses over three regions: %v; passwords checked %d", answers, got)
-	if got < 1 || got > 5 {
-		t.Fatalf("the password was checked %d times for 300 unsolved guesses; the single-region threshold allows 5 before a challenge", got)
-	}
+		resp, b := loginVia(t, base, fmt.Sprintf("198.18.%d.%d", i, 1+i%200), fmt.Sprintf(`{"email":"%s","password":"guess %d"}`, email, i), extra...)
+		key := fmt.Sprintf("%d %v", resp.StatusCode, b["error"])
+		if i%10 == 0 && key != "401 invalid_forwarding" {
+			key = "forged header answered " + key
+		}
+		return key
+	})
+	mustSpendOneBudget(t, "300 guesses over three regions", answers, checked()-before,
+		"401 invalid_credentials", "403 challenge_required", "423 account_locked", "429 rate_limited", "503 overloaded", "401 invalid_forwarding")
 	for _, name := range []string{"europe-west1", "asia-south1"} {
 		if n := counter(t, c.public[name], `gatehouse_login_attempts_total{result="invalid_credentials"}`); n != 0 {
 			t.Fatalf("%s checked the password %d times: the account lives in us-east1", name, n)
@@ -209,5 +188,42 @@ func TestUnknownEmailIsAnsweredLikeOneHomedElsewhere(t *testing.T) {
 		if elsewhere.status != here.status || elsewhere.headers != here.headers || elsewhere.body != here.body {
 			t.Fatalf("%s: an address homed elsewhere %+v and one homed here %+v differ in more than where they ran", path, elsewhere, here)
 		}
+	}
+}
+
+// guessInParallel runs guess(i) for every i < n, at most par at once, and
+// counts the answers' keys.
+func guessInParallel(n, par int, guess func(i int) string) map[string]int {
+	var mu sync.Mutex
+	answers := map[string]int{}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, par)
+	for i := range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			key := guess(i)
+			mu.Lock()
+			answers[key]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return answers
+}
+
+// mustSpendOneBudget fails unless every answer is one of allowed and the
+// guesses checked the password 1 to 5 times: the one budget of the home
+// region, whose threshold allows 5 before a challenge.
+func mustSpendOneBudget(t *testing.T, what string, answers map[string]int, checked int, allowed ...string) {
+	t.Helper()
+	for k := range answers {
+		if !slices.Contains(allowed, k) {
+			t.Fatalf("%s: unexpected answers %v", what, answers)
+		}
+	}
+	t.Logf("%s: %v; passwords checked %d", what, answers, checked)
+	if checked < 1 || checked > 5 {
+		t.Fatalf("%s: the password was checked %d times; the single-region threshold allows 5 before a challenge", what, checked)
 	}
 }
