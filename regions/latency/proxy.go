@@ -95,20 +95,31 @@ func (p *Proxy) track(c net.Conn, add bool) {
 
 func (p *Proxy) serve(client net.Conn) {
 	defer p.wg.Done()
+	// Each connection is tracked before anything waits on it, then the
+	// proxy's state is read again: a Cut (or Close) that ran while this
+	// connection was being accepted or dialled found it untracked and did
+	// not close it, and Close would wait for it for ever.
+	p.track(client, true)
+	defer func() {
+		p.track(client, false)
+		_ = client.Close()
+	}()
+	if p.down.Load() {
+		return
+	}
 	dialer := net.Dialer{Timeout: 5 * time.Second}
 	server, err := dialer.DialContext(context.Background(), "tcp", p.target)
 	if err != nil {
-		_ = client.Close()
 		return
 	}
-	p.track(client, true)
 	p.track(server, true)
 	defer func() {
-		p.track(client, false)
 		p.track(server, false)
-		_ = client.Close()
 		_ = server.Close()
 	}()
+	if p.down.Load() {
+		return
+	}
 	done := make(chan struct{}, 2)
 	go func() { p.pipe(server, client); done <- struct{}{} }()
 	go func() { p.pipe(client, server); done <- struct{}{} }()
