@@ -118,6 +118,14 @@ func (r *stuffingResult) attackHashes() float64 {
 	return max(r.hashDelta-float64(legitHashes), 0)
 }
 
+// attackFellShort reports whether an attack planned at the required
+// multiple of the capacity or more achieved less than that multiple.
+// achieved is the attempts sent over the time until the last was sent.
+func attackFellShort(achieved float64, plan stuffingPlan) bool {
+	required := requiredAttackMultiple * plan.capacity
+	return plan.attackRate >= required && achieved < required
+}
+
 // report prints the phase's comments and figures.
 func (r *stuffingResult) report(rep *reporter, plan stuffingPlan) {
 	a := r.attack
@@ -166,9 +174,9 @@ func (r *stuffingResult) report(rep *reporter, plan stuffingPlan) {
 		rep.figure("stuffing_attack_rate_per_s", achieved, "/s")
 		rep.figure("stuffing_attack_vs_capacity_ratio", achieved/plan.capacity, "ratio")
 	}
-	if achieved < 20*plan.capacity && plan.attackRate >= 20*plan.capacity {
-		rep.problems = append(rep.problems, fmt.Sprintf("stuffing: the attack achieved %s/s, under 20 × the hashing capacity (%s/s)",
-			plainNumber(achieved), plainNumber(20*plan.capacity)))
+	if attackFellShort(achieved, plan) {
+		rep.problems = append(rep.problems, fmt.Sprintf("stuffing: the attack achieved %s/s, under %d × the hashing capacity (%s/s)",
+			plainNumber(achieved), requiredAttackMultiple, plainNumber(requiredAttackMultiple*plan.capacity)))
 	}
 	if r.dropped > r.attempts/100 {
 		rep.problems = append(rep.problems, fmt.Sprintf("stuffing: %d of %d attack arrivals dropped: %d requests were in flight (the server answered slower than %d / attack rate); the attack rate was not reached",

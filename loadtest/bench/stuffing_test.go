@@ -91,6 +91,39 @@ func TestArrivalsRate(t *testing.T) {
 	}
 }
 
+// TestAttackMarginCoversALateLastArrival: an attack that kept its
+// schedule but sent its last arrival a few milliseconds late fails at a
+// target of exactly 20 × capacity (as a make bench run did) and passes at
+// the default target; one that fell 5 % behind fails either way.
+func TestAttackMarginCoversALateLastArrival(t *testing.T) {
+	const capacity, attempts = 71.67, 40_000
+	achieved := func(rate float64, late time.Duration) float64 {
+		// The last of n arrivals is due at (n-1)/rate.
+		onTime := time.Duration(float64(attempts-1) / rate * float64(time.Second))
+		return attempts / (onTime + late).Seconds()
+	}
+	for _, c := range []struct {
+		multiple  float64
+		late      time.Duration
+		fellShort bool
+	}{
+		{requiredAttackMultiple, 0, false},
+		{requiredAttackMultiple, 3 * time.Millisecond, true},
+		{defaultAttackMultiple, 3 * time.Millisecond, false},
+		{defaultAttackMultiple, 300 * time.Millisecond, false},
+		{defaultAttackMultiple, 2 * time.Second, true}, // 7 % behind over 27 s
+	} {
+		plan := stuffingPlan{capacity: capacity, attackRate: c.multiple * capacity}
+		got := attackFellShort(achieved(plan.attackRate, c.late), plan)
+		if got != c.fellShort {
+			t.Errorf("target %.1f × capacity, last arrival %v late: fell short %v, want %v", c.multiple, c.late, got, c.fellShort)
+		}
+	}
+	if plan := (stuffingPlan{capacity: capacity, attackRate: 10 * capacity}); attackFellShort(5*capacity, plan) {
+		t.Error("an attack asked below the required multiple (a -stuffing-rate-multiple run) is not a shortfall")
+	}
+}
+
 func TestPercentile(t *testing.T) {
 	var ds []time.Duration
 	for i := 1; i <= 100; i++ {
