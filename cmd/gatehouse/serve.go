@@ -78,7 +78,12 @@ func cmdServe(ctx context.Context, args []string, getenv env, std stdio) error {
 	if err != nil {
 		return err
 	}
-	go (&opsWatcher{region: cfg.Region, ring: ring, guard: guard, m: m, rec: pipe.batcher, log: logger}).run(ctx, 10*time.Second)
+	watcher := &opsWatcher{region: cfg.Region, ring: ring, guard: guard, m: m, rec: pipe.batcher, log: logger}
+	// The watcher's first look is taken before the server answers: a mode
+	// an operator sets right after start is then a change it records, not
+	// the mode it started from (a test lost that event on a busy machine).
+	watcher.once(ctx, time.Now())
+	go watcher.run(ctx, 10*time.Second)
 	go svc.Run(ctx)
 	go purgeLoop(ctx, db, cfg.Region, logger)
 	if cfg.Outbox.Sender == "console" {
