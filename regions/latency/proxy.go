@@ -93,17 +93,23 @@ func (p *Proxy) track(c net.Conn, add bool) {
 	}
 }
 
+// hold tracks c, so that Cut and Close reach it, and returns what stops
+// tracking it and closes it.
+func (p *Proxy) hold(c net.Conn) (release func()) {
+	p.track(c, true)
+	return func() {
+		p.track(c, false)
+		_ = c.Close()
+	}
+}
+
 func (p *Proxy) serve(client net.Conn) {
 	defer p.wg.Done()
 	// Each connection is tracked before anything waits on it, then the
 	// proxy's state is read again: a Cut (or Close) that ran while this
 	// connection was being accepted or dialled found it untracked and did
 	// not close it, and Close would wait for it for ever.
-	p.track(client, true)
-	defer func() {
-		p.track(client, false)
-		_ = client.Close()
-	}()
+	defer p.hold(client)()
 	if p.down.Load() {
 		return
 	}
@@ -112,11 +118,7 @@ func (p *Proxy) serve(client net.Conn) {
 	if err != nil {
 		return
 	}
-	p.track(server, true)
-	defer func() {
-		p.track(server, false)
-		_ = server.Close()
-	}()
+	defer p.hold(server)()
 	if p.down.Load() {
 		return
 	}
